@@ -1,0 +1,92 @@
+"""boards.toml: every mistake is an error naming the file and the line."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from fixtures.errors import ConfigError, InventoryError
+from fixtures.inventory import effective_mode, load_inventory, select_boards
+
+GOOD = """
+[[board]]
+name = "nodemcu-1"
+port = "/dev/serial/by-id/usb-Silicon_Labs_CP2102-if00-port0"
+mac = "5C:CF:7F:12:34:56"
+flash_size = "4MB"
+tags = ["rig-a", "v1.0"]
+gpio_probe = { port = "rfc2217://rig-a.local:4001", pins = { "4" = "12", "5" = "13" } }
+
+[[board]]
+name = "nodemcu-2"
+port = "rfc2217://rig-b.local:4000"
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "boards.toml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_good_inventory_parses(tmp_path):
+    first, second = load_inventory(write(tmp_path, GOOD))
+    assert first.mac == "5c:cf:7f:12:34:56" and first.flash_size == 4 << 20
+    assert first.gpio_probe.pins == {4: 12, 5: 13}
+    assert first.lease_key == "5ccf7f123456"
+    assert second.port == "rfc2217://rig-b.local:4000" and second.mac is None
+    assert second.lease_key == "rfc2217___rig-b.local_4000"
+
+
+@pytest.mark.parametrize("extra, line, message", [
+    ('colour = "blue"\n', 4, "unknown key 'colour'"),
+    ('mac = "5c:cf:7f:12:34"\n', 4, "malformed MAC"),
+    ('mac = "zz:cf:7f:12:34:56"\n', 4, "malformed MAC"),
+    ('flash_size = "3MB"\n', 4, "flash size '3MB'"),
+    ('tags = "rig-a"\n', 4, "tags must be a list"),
+    ('gpio_probe = { port = "/dev/ttyUSB9", pins = { "7" = "12" } }\n', 4, "not an ESP8266 GPIO"),
+])
+def test_bad_board_entries_name_file_and_line(tmp_path, extra, line, message):
+    path = write(tmp_path, '[[board]]\nname = "a"\nport = "/dev/ttyUSB0"\n' + extra)
+    with pytest.raises(InventoryError) as error:
+        load_inventory(path)
+    assert f"{path}:{line}:" in str(error.value) and message in str(error.value)
+
+
+def test_duplicate_name_and_port_point_at_the_second_board(tmp_path):
+    path = write(tmp_path, '[[board]]\nname = "a"\nport = "/dev/ttyUSB0"\n\n'
+                           '[[board]]\nname = "a"\nport = "/dev/ttyUSB1"\n')
+    with pytest.raises(InventoryError, match=r"boards.toml:6: duplicate name 'a' \(first at line 2\)"):
+        load_inventory(path)
+    path = write(tmp_path, '[[board]]\nname = "a"\nport = "/dev/ttyUSB0"\n\n'
+                           '[[board]]\nname = "b"\nport = "/dev/ttyUSB0"\n')
+    with pytest.raises(InventoryError, match=r"boards.toml:7: duplicate port '/dev/ttyUSB0'"):
+        load_inventory(path)
+
+
+def test_malformed_port_and_missing_name(tmp_path):
+    with pytest.raises(InventoryError, match=r":3: port 'ttyUSB0'"):
+        load_inventory(write(tmp_path, '[[board]]\nname = "a"\nport = "ttyUSB0"\n'))
+    with pytest.raises(InventoryError, match=r":1: board needs a non-empty 'name'"):
+        load_inventory(write(tmp_path, '[[board]]\nport = "/dev/ttyUSB0"\n'))
+
+
+def test_toml_syntax_error_names_the_line(tmp_path):
+    with pytest.raises(InventoryError, match=r"not valid TOML.*line 3"):
+        load_inventory(write(tmp_path, '[[board]]\nname = "a"\nport = /dev/ttyUSB0\n'))
+
+
+def test_no_boards_file_means_sim_mode(tmp_path):
+    assert effective_mode("auto", tmp_path / "boards.toml") == "sim"
+    assert effective_mode("auto", write(tmp_path, GOOD)) == "hardware"
+    with pytest.raises(ConfigError, match="mode is hardware but the boards file"):
+        effective_mode("hardware", tmp_path / "other.toml")
+
+
+def test_select_by_name_or_tag(tmp_path):
+    boards = load_inventory(write(tmp_path, GOOD))
+    assert [b.name for b in select_boards(boards, ["rig-a"])] == ["nodemcu-1"]
+    assert [b.name for b in select_boards(boards, ["nodemcu-2"])] == ["nodemcu-2"]
+    with pytest.raises(ConfigError, match="no board has the name or tag 'rig-z'"):
+        select_boards(boards, ["rig-z"])
