@@ -1,0 +1,145 @@
+# The MQTT session: connect with a last will, serve GPIO commands, publish telemetry,
+# detect a silent broker by keepalive, reconnect with backoff, resend unacked QoS 1.
+import gc
+import time
+
+import messages
+from backoff import Backoff
+from gpiocmd import CommandError, Gpio
+from outbox import Outbox
+
+LOOP_MS = 50          # poll period of the main loop
+SOCKET_TIMEOUT_S = 2  # below the ESP8266 watchdog's fixed 5 s
+DELIVERED, TIMED_OUT = 1, 0  # umqtt.simple2 status callback values
+
+
+class LinkLost(Exception):
+    pass
+
+
+class Service:
+
+    def __init__(self, cfg, client_id, make_client, make_pin, sta, feed, version):
+        self.cfg = cfg
+        self.topics = messages.Topics(cfg.get('topic_prefix', 'hil'), client_id)
+        self.keepalive = cfg.get('keepalive_s', 30)
+        self.tele_ms = cfg.get('telemetry_s', 10) * 1000
+        self.gpio = Gpio(cfg.get('gpio_allow', ()), make_pin)
+        self.outbox = Outbox(cfg.get('outbox_limit', 8))
+        self.backoff = Backoff(cfg.get('backoff_base_ms', 1000), cfg.get('backoff_cap_ms', 30000))
+        self.make_client = make_client
+        self.sta = sta
+        self.feed = feed
+        self.version = version
+        self.client = None
+        self.replies = []
+        self.reconnects = -1  # the first connect is not a reconnect
+        self.up_ms = 0
+
+    # -- session -------------------------------------------------------------------------
+
+    def connect(self):
+        c = self.make_client(self.keepalive, SOCKET_TIMEOUT_S)
+        c.set_callback(self.on_message)
+        c.set_callback_status(self.on_status)
+        c.set_last_will(self.topics.status, messages.STATUS_OFFLINE, retain=True, qos=1)
+        c.connect()
+        self.client = c
+        self.reconnects += 1
+        self.outbox.requeue()
+        c.publish(self.topics.status, messages.STATUS_ONLINE, retain=True, qos=1)
+        c.subscribe(self.topics.gpio_set, qos=1)
+        self.last_ping = time.ticks_ms()
+        print('mqtt: connected as %s (reconnects %d)' % (self.topics.base[:-1], self.reconnects))
+
+    def drop(self, why):
+        print('mqtt: link lost (%s)' % why)
+        if self.client:
+            try:
+                self.client.sock.close()
+            except Exception:
+                pass
+        self.client = None
+        self.outbox.requeue()
+
+    def on_message(self, topic, msg, retained, dup):
+        topic = topic.decode()
+        pin = self.topics.gpio_pin(topic)
+        if pin is None:
+            return
+        try:
+            pin, value = self.gpio.handle(pin, msg)
+        except CommandError as exc:
+            self.replies.append((self.topics.error, messages.error_event(exc.args[0], topic, msg), False))
+            return
+        self.replies.append((self.topics.gpio_state(pin), str(value), True))
+
+    def on_status(self, pid, status):
+        if status == DELIVERED:
+            self.outbox.acked(pid)
+        elif status == TIMED_OUT:
+            self.outbox.expired(pid)
+
+    # -- one pass of the loop ------------------------------------------------------------
+
+    def service(self, now):
+        c = self.client
+        c.check_msg()
+        while self.replies:
+            topic, payload, retain = self.replies.pop(0)
+            c.publish(topic, payload, retain=retain, qos=0)
+        item = self.outbox.next()
+        while item is not None and len(self.outbox.inflight) < 2:
+            self.outbox.sent(c.publish(item[0], item[1], qos=1))
+            item = self.outbox.next()
+        if self.keepalive:
+            if time.ticks_diff(now, self.last_ping) >= self.keepalive * 500:
+                c.ping()
+                self.last_ping = now
+            if time.ticks_diff(now, c.last_cpacket) > self.keepalive * 1000:
+                raise LinkLost('broker silent for %d s' % self.keepalive)
+
+    def telemetry(self):
+        rssi = None
+        try:
+            rssi = self.sta.status('rssi')
+        except Exception:
+            pass
+        gc.collect()
+        msg = messages.telemetry(self.up_ms // 1000, gc.mem_free(), rssi, max(self.reconnects, 0),
+                                 self.version, self.outbox.dropped)
+        self.outbox.add(self.topics.telemetry, msg)
+
+    def run(self, stop=None):
+        last = time.ticks_ms()
+        next_tele = last
+        retry_at = last
+        while stop is None or not stop(self):
+            self.feed()
+            now = time.ticks_ms()
+            self.up_ms += time.ticks_diff(now, last)
+            last = now
+            if time.ticks_diff(now, next_tele) >= 0:
+                self.telemetry()
+                next_tele = time.ticks_add(now, self.tele_ms)
+            if self.client is None and time.ticks_diff(now, retry_at) >= 0:
+                if not self.sta.isconnected():
+                    retry_at = time.ticks_add(now, LOOP_MS * 20)
+                else:
+                    try:
+                        self.connect()
+                        self.backoff.reset()
+                    except Exception as exc:  # OSError, MQTTException: refused, DNS, timeout
+                        self.drop('connect failed: %r' % (exc,))
+                        delay = self.backoff.next_ms()
+                        print('mqtt: retry in %d ms' % delay)
+                        retry_at = time.ticks_add(now, delay)
+            if self.client is not None:
+                try:
+                    if not self.sta.isconnected():
+                        raise LinkLost('wifi down')
+                    self.service(now)
+                except Exception as exc:
+                    self.drop(repr(exc))
+                    retry_at = time.ticks_add(now, self.backoff.next_ms())
+            time.sleep_ms(LOOP_MS)
