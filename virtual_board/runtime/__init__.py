@@ -1,0 +1,62 @@
+"""The virtual ESP8266's firmware side: the real MicroPython interpreter, run as the chip.
+
+One `Runtime` per chip boot. It writes a run directory (`bootfiles.py`), starts a child
+CPython process (`child.py`) on a PTY that calls the unix port's `run_main` in a loop
+(each return is a soft reset: `MPY: soft reboot`), and translates the child's terminal
+output into ESP8266 UART bytes (`translate.py`: CRLF, banner). At every boot the
+MicroPython side (`mp/_vboot.py`) replaces `sys` and `gc`, pre-imports the ESP8266
+modules from `virtual_board/esp8266/`, mounts the LFS2 filesystem from the flash file
+(creating it on a blank area, as inisetup does), fits the heap, and runs boot.py and,
+in the friendly REPL, main.py.
+
+The `_vboard` module (generated at each boot) gives the ESP8266 modules: MAC,
+FLASH_SIZE, FLASH_PATH, FS_START, RESET_CAUSE, VERSION, BUILD_DATE, WORLD, HEAP_TOTAL,
+HEAP_SCALE, `flash()` (the flash file, opened before '/' is replaced: use it for
+esp.flash_read/write) and `request_reset(kind)`.
+
+Reset requests: `_vboard.request_reset(kind)` with kind 'hard' (machine.reset()),
+'deepsleep' or 'wdt' records the kind in the run directory and raises SystemExit; the
+child then exits with status 40 (hard), 41 (deepsleep) or 42 (wdt) instead of soft
+rebooting, and the host calls `on_reset(kind)`. Any other exit calls `on_reset('crash')`.
+The board answers by rebooting the chip through the ROM (a new `Runtime`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from virtual_board.runtime.banner import esp8266_banner, unix_banner
+from virtual_board.runtime.bootfiles import BootParams, write_run_dir
+from virtual_board.runtime.heap import HeapConfig
+from virtual_board.runtime.session import ChildSession
+from virtual_board.runtime.translate import OutputTranslator
+
+__all__ = ["BootParams", "HeapConfig", "Runtime"]
+
+
+class Runtime:
+    """The interpreter for one boot of the chip: receive() host bytes, stop() on reset."""
+
+    def __init__(self, params: BootParams, run_dir: Path, output: Callable[[bytes], None],
+                 on_reset: Callable[[str], None] | None = None):
+        self.params = params
+        self.run_dir = Path(run_dir)
+        translator = OutputTranslator(unix_banner(),
+                                      esp8266_banner(params.version, params.build_date))
+        self._session = ChildSession(self.run_dir, translator, output, on_reset)
+
+    @property
+    def pid(self) -> int | None:
+        return self._session.pid
+
+    def start(self) -> "Runtime":
+        write_run_dir(self.run_dir, self.params)
+        self._session.start()
+        return self
+
+    def receive(self, data: bytes) -> None:
+        self._session.write(data)
+
+    def stop(self) -> None:
+        self._session.stop()

@@ -1,0 +1,62 @@
+"""The board's CPU: a CPython process that runs the unix port's `run_main` in a loop.
+
+Started by `session.py` on a PTY (`python -m virtual_board.runtime.child RUN_DIR`).
+Each pass of the loop is one boot of the firmware; returning from `run_main` (CTRL-D,
+`sys.exit`, `machine.soft_reset()`) is a soft reset. A reset request left by
+`_vboard.request_reset()` ends the process with the code from `EXIT_CODES` instead, so
+that the host reboots the whole board.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+
+from virtual_board.runtime.layout import (
+    BOOT_FILE,
+    CONFIG_FILE,
+    EXIT_CODES,
+    REPL_MODE_RAW,
+    RESET_REQUEST_FILE,
+    SOFT_REBOOT_TEXT,
+)
+
+
+def _repl_mode_cell(module_file: str) -> ctypes.c_int:
+    """pyexec_mode_kind lives on across run_main calls: read it to tell raw from friendly."""
+    return ctypes.c_int.in_dll(ctypes.CDLL(module_file), "pyexec_mode_kind")
+
+
+def _reset_request(run_dir: str) -> str:
+    try:
+        with open(os.path.join(run_dir, RESET_REQUEST_FILE)) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def main(run_dir: str) -> int:
+    # Until the interpreter arms its own handler, CTRL-C must not kill or interrupt us:
+    # the host only signals when SIGINT is caught, otherwise it queues 0x03 as input.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    import micropython_run
+
+    with open(os.path.join(run_dir, CONFIG_FILE)) as f:
+        config = json.load(f)
+    mode = _repl_mode_cell(micropython_run.__file__)
+    argv_base = ["micropython", "-X", "heapsize=%d" % config["heapsize"], "-i",
+                 os.path.join(run_dir, BOOT_FILE)]
+    while True:
+        kind = "raw" if mode.value == REPL_MODE_RAW else "friendly"
+        micropython_run.run_main(argv_base + [kind])
+        request = _reset_request(run_dir)
+        if request:
+            return EXIT_CODES[request]
+        os.write(1, SOFT_REBOOT_TEXT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,91 @@
+# MicroPython side: what ports/esp8266/main.c mp_reset() and the frozen _boot.py do,
+# run at the start of every run_main() (power-on, hard reset and soft reset alike).
+# Called from the generated boot file as _vboot.run(); argv[1] says the REPL mode.
+import sys
+import gc
+import micropython
+import vfs
+import os
+
+import _vboard
+import _vsys
+import _vgc
+
+ESP_PATH = ["", ".frozen", "/lib", "/"]
+REPL_RAW = "raw"
+_ballast = []
+
+
+def _preimport():
+    """Load the ESP8266 modules while the host directories are still mounted."""
+    for name in _vboard.PREIMPORT:
+        try:
+            __import__(name)
+        except ImportError as e:
+            print("vboard: cannot import %s: %r" % (name, e))
+
+
+def _mount():
+    from flashbdev import bdev
+
+    vfs.umount("/")
+    if bdev is None:
+        return
+    try:
+        vfs.mount(bdev, "/")
+    except Exception:
+        import inisetup
+
+        inisetup.setup()
+
+
+def _fit_heap():
+    """Hold back heap so that free memory after boot is what an ESP8266 has."""
+    gc.collect()
+    excess = gc.mem_free() - _vboard.HEAP_FREE_TARGET
+    if excess > 64:
+        _ballast.append(bytearray(excess - 64))
+    gc.collect()
+
+
+def _exec_file(name, main):
+    """pyexec_file_if_exists(): False only when the file raised (SystemExit counts as ok)."""
+    try:
+        os.stat(name)
+    except OSError:
+        return True
+    micropython.kbd_intr(3)
+    try:
+        execfile(name, main.__dict__)
+    except SystemExit:
+        pass
+    except BaseException as e:
+        sys.print_exception(e)
+        return False
+    finally:
+        micropython.kbd_intr(-1)
+    main.__dict__["__file__"] = name
+    return True
+
+
+def run():
+    micropython.kbd_intr(-1)  # _boot.py cannot be interrupted
+    raw = len(sys.argv) > 1 and sys.argv[1] == REPL_RAW
+    import __main__ as main
+
+    _vsys.install()
+    _vgc.install()
+    _preimport()
+    sys.argv[:] = []
+    try:
+        _mount()
+    except KeyboardInterrupt as e:
+        sys.print_exception(e)
+    os.chdir("/")
+    sys.path[:] = ESP_PATH
+    _fit_heap()
+    main.__dict__.pop("__file__", None)
+    if _exec_file("boot.py", main) and not raw:
+        _exec_file("main.py", main)
+    if not raw:
+        print()  # init_done's CRLF; the REPL banner follows
