@@ -1,0 +1,127 @@
+"""The board's serial port as a pseudo-terminal, for picocom, ampy and esptool on a path.
+
+A PTY has no modem lines (esptool says "Chip was NOT reset" there), so resets come from
+the board's buttons. The rate the host set is read from the terminal settings through
+the master side (TCGETS2, which also carries non-standard rates such as 74880), and
+bytes exchanged at another rate than the chip's arrive garbled. `--pty LINK` names a
+stable symlink to the /dev/pts/N node, replaced atomically at start.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import struct
+import threading
+import tty
+from pathlib import Path
+
+from virtual_board.wire import resample
+
+TCGETS2 = 0x802C542A  # Linux: struct termios2 with c_ispeed / c_ospeed
+TERMIOS2 = struct.Struct("=4IB19s2I")
+READ_SIZE = 65536
+POLL_INTERVAL = 0.2
+FALLBACK_BAUD = 115200
+
+
+class PtyError(OSError):
+    """The PTY or its symlink could not be set up."""
+
+
+class PtyLink:
+    def __init__(self, link: str | os.PathLike | None = None):
+        self.board = None
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)  # until a client configures it, nothing is echoed or mangled
+        os.set_blocking(self._master, False)
+        self.device = os.ttyname(self._slave)
+        self.link = Path(link) if link else None
+        self._closing = False
+        if self.link is not None:
+            self._make_link()
+        self._thread = threading.Thread(target=self._read_loop, name="pty-reader", daemon=True)
+
+    def attach(self, board) -> None:
+        self.board = board
+        board.add_listener(self._deliver)
+
+    @property
+    def path(self) -> str:
+        return str(self.link) if self.link else self.device
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def host_baud(self) -> int:
+        try:
+            raw = fcntl.ioctl(self._master, TCGETS2, bytes(TERMIOS2.size))
+        except OSError:
+            return FALLBACK_BAUD
+        return TERMIOS2.unpack(raw)[-1] or FALLBACK_BAUD
+
+    def close(self) -> None:
+        self._closing = True
+        self._thread.join(timeout=2 * POLL_INTERVAL + 1)
+        if self.link is not None:
+            try:
+                if os.readlink(self.link) == self.device:
+                    self.link.unlink()
+            except OSError:
+                pass
+        for fd in (self._master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _make_link(self) -> None:
+        link = self.link
+        if link.exists() and not link.is_symlink():
+            self._close_fds()
+            raise PtyError(errno.EEXIST, f"{link} exists and is not a symlink; "
+                                         f"choose another --pty path")
+        temporary = link.with_name(f".{link.name}.{os.getpid()}")
+        try:
+            if temporary.is_symlink():
+                temporary.unlink()
+            os.symlink(self.device, temporary)
+            os.replace(temporary, link)
+        except OSError as exc:
+            self._close_fds()
+            raise PtyError(exc.errno, f"cannot create the PTY link {link}: {exc.strerror}") from exc
+
+    def _close_fds(self) -> None:
+        for fd in (self._master, self._slave):
+            os.close(fd)
+
+    def _deliver(self, data: bytes, chip_baud: int) -> None:
+        if self._closing:
+            return
+        received = resample(data, chip_baud, self.host_baud())
+        while received:
+            try:
+                written = os.write(self._master, received)
+            except BlockingIOError:
+                if not select.select([], [self._master], [], POLL_INTERVAL)[1]:
+                    return  # nobody reads the terminal: the bridge drops what it cannot hold
+                continue
+            except OSError:
+                return
+            received = received[written:]
+
+    def _read_loop(self) -> None:
+        while not self._closing:
+            ready, _, _ = select.select([self._master], [], [], POLL_INTERVAL)
+            if not ready:
+                continue
+            try:
+                data = os.read(self._master, READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                return
+            if data:
+                self.board.receive(data, self.host_baud())
