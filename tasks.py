@@ -84,7 +84,12 @@ def main(argv: list[str]) -> int:
             print(f"python3 tasks.py {name:5} {summary}")
         return 2
     _, paths = TASKS[argv[0]]
-    ensure_environment()
+    try:
+        ensure_environment()
+    except subprocess.CalledProcessError as exc:
+        print(f"tasks: setting up {VENV} failed ({' '.join(exc.cmd[1:])} exited {exc.returncode}); "
+              "pip's output above says why", file=sys.stderr)
+        return 1
     return run_pytest(paths, argv[1:])
 
 
