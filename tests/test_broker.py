@@ -1,0 +1,115 @@
+"""The in-process broker: records publishes, restarts on its port, kicks clients, leaks nothing."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from fixtures.broker import HilBroker
+from fixtures.errors import BrokerUnavailable, WaitTimeout
+from fixtures.messages import topic_matches
+from fixtures.mqtt import MqttClient
+
+TIMEOUT = 10
+
+
+@pytest.fixture
+def broker():
+    with HilBroker() as running:
+        yield running
+
+
+def client(broker, client_id):
+    return MqttClient(broker.host, broker.port, client_id)
+
+
+@pytest.mark.parametrize("topic_filter, topic, expected", [
+    ("a/+/c", "a/b/c", True), ("a/#", "a/b/c", True), ("a/+", "a/b/c", False),
+    ("a/b", "a/b", True), ("a/b/c", "a/b", False), ("#", "x", True),
+])
+def test_topic_matching(topic_filter, topic, expected):
+    assert topic_matches(topic_filter, topic) is expected
+
+
+def test_every_publish_is_recorded_with_sender_and_order(broker):
+    with client(broker, "listener") as listener, client(broker, "talker") as talker:
+        listener.subscribe("hil/#")
+        talker.publish("hil/a", "1")
+        talker.publish("hil/b", b"2", retain=True)
+        got = listener.wait_for("hil/b", timeout=TIMEOUT)
+        assert got.payload == b"2"
+        recorded = broker.messages.wait_for("hil/b", timeout=TIMEOUT)
+        assert recorded.sender == "talker" and recorded.retain
+        first = broker.messages.wait_for("hil/a", timeout=TIMEOUT)
+        assert first.at <= recorded.at
+
+
+def test_wait_for_times_out_naming_what_it_waited_for(broker):
+    with client(broker, "listener") as listener:
+        listener.subscribe("hil/#")
+        with pytest.raises(WaitTimeout, match=r"no message on 'hil/never' \(status\) within 0.2 s"):
+            listener.wait_for("hil/never", timeout=0.2, what="status")
+
+
+def test_restart_keeps_the_port_and_clients_can_reconnect(broker):
+    port = broker.port
+    broker.restart()
+    assert broker.port == port
+    with client(broker, "after-restart") as again:
+        again.subscribe("x")
+
+
+def test_stopped_broker_refuses_connections(broker):
+    broker.stop()
+    with pytest.raises(BrokerUnavailable, match="test client cannot connect"):
+        client(broker, "nobody")
+    broker.start()
+
+
+def test_kick_drops_a_client_and_sends_its_will(broker):
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    dropped = threading.Event()
+    victim = paho.Client(CallbackAPIVersion.VERSION2, client_id="victim")
+    victim.will_set("hil/victim/status", "offline", qos=1, retain=True)
+    victim.on_disconnect = lambda *args: dropped.set()
+    victim.connect(broker.host, broker.port)
+    victim.loop_start()
+    try:
+        with client(broker, "watcher") as watcher:
+            watcher.subscribe("hil/victim/status")
+            assert "victim" in broker.connected_clients()
+            broker.kick("victim")
+            assert dropped.wait(TIMEOUT), "the kicked client never saw its connection drop"
+            assert watcher.wait_for("hil/victim/status", timeout=TIMEOUT).payload == b"offline"
+    finally:
+        victim.loop_stop()
+    with pytest.raises(BrokerUnavailable, match="no connected client 'ghost'"):
+        broker.kick("ghost")
+
+
+def test_close_frees_port_and_thread():
+    broker = HilBroker()
+    broker.start()
+    port, thread = broker.port, broker._thread
+    broker.close()
+    broker.close()
+    assert not thread.is_alive()
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+
+
+def test_port_in_use_is_a_clear_error():
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        broker = HilBroker(port=squatter.getsockname()[1])
+        try:
+            with pytest.raises(BrokerUnavailable, match="cannot listen on 127.0.0.1:.*another process listens"):
+                broker.start()
+        finally:
+            broker.close()
