@@ -109,6 +109,10 @@ class RomLoader:
             self._send_reply(request.op, Reply(), Failure.FLASH_OP_FAILED)
             log.debug("op %#04x outside the flash: %s", request.op, err)
             return
+        except Exception:  # a fault of the board itself (say its flash file vanished)
+            log.exception("virtual ESP8266 failed while handling op %#04x", request.op)
+            self._send_reply(request.op, Reply(), Failure.FLASH_OP_FAILED)
+            return
         if not reply.silent:
             for _ in range(reply.copies):
                 self._send_reply(request.op, reply, None)
