@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from virtual_board.runtime.banner import esp8266_banner, unix_banner
-from virtual_board.runtime.bootfiles import BootParams, write_run_dir
+from virtual_board.runtime.bootfiles import ESP_DIR, MP_DIR, BootParams, write_run_dir
 from virtual_board.runtime.heap import HeapConfig
 from virtual_board.runtime.session import ChildSession
 from virtual_board.runtime.translate import OutputTranslator
@@ -43,7 +43,8 @@ class Runtime:
         self.params = params
         self.run_dir = Path(run_dir)
         translator = OutputTranslator(unix_banner(),
-                                      esp8266_banner(params.version, params.build_date))
+                                      esp8266_banner(params.version, params.build_date),
+                                      hide_dirs=(str(ESP_DIR), str(MP_DIR)))
         self._session = ChildSession(self.run_dir, translator, output, on_reset)
 
     @property

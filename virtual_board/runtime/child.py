@@ -24,6 +24,8 @@ from virtual_board.runtime.layout import (
     SOFT_REBOOT_TEXT,
 )
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
 
 def _repl_mode_cell(module_file: str) -> ctypes.c_int:
     """pyexec_mode_kind lives on across run_main calls: read it to tell raw from friendly."""
@@ -38,7 +40,16 @@ def _reset_request(run_dir: str) -> str:
         return ""
 
 
+def _die_with_parent() -> None:
+    """A board process killed outright must not leave its CPU running (Linux only)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (AttributeError, OSError):
+        pass
+
+
 def main(run_dir: str) -> int:
+    _die_with_parent()
     # Until the interpreter arms its own handler, CTRL-C must not kill or interrupt us:
     # the host only signals when SIGINT is caught, otherwise it queues 0x03 as input.
     signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -3,21 +3,31 @@
 On a raw PTY the unix port writes `print` output with bare `\\n`, where the ESP8266's
 cooked stdout sends `\\r\\n`; its banner names linux instead of the ESP module. The
 MicroPython side escapes `sys.stdout.buffer` writes (see `mp/_vsys.py`) so that raw
-binary output survives this translation byte for byte.
+binary output survives this translation byte for byte. Traceback lines of the
+simulator's own MicroPython modules are dropped: on the chip those are C functions
+(or frozen code) and never show up as frames.
 """
 
 from __future__ import annotations
 
+import re
+
 ESCAPE = 0x10  # DLE: the next byte is raw (only `\n` and DLE itself are escaped)
 CR, LF = 0x0D, 0x0A
+FRAME_START = b'  File "'
+MAX_FRAME_LINE = 512  # a frame line longer than this is not held back any more
 
 
 class OutputTranslator:
     """Stateful byte translator; feed() chunks, flush() what a partial match held back."""
 
-    def __init__(self, banner_from: bytes, banner_to: bytes):
+    def __init__(self, banner_from: bytes, banner_to: bytes, hide_dirs: tuple[str, ...] = ()):
         self._from = banner_from
         self._to = banner_to
+        self._hide = None
+        if hide_dirs:
+            dirs = b"|".join(re.escape(d.rstrip("/").encode() + b"/") for d in hide_dirs)
+            self._hide = re.compile(rb'  File "(?:' + dirs + rb')[^"\r\n]*", line \d+, in [^\r\n]*\r\n')
         self._prev = 0
         self._escaped = False
         self._held = b""
@@ -62,10 +72,18 @@ class OutputTranslator:
         self._held = b""
         if self._from:
             buf = buf.replace(self._from, self._to)
-            keep = _prefix_overlap(buf, self._from)
-            if keep and not final:
-                self._held = buf[-keep:]
-                buf = buf[:-keep]
+        if self._hide is not None:
+            buf = self._hide.sub(b"", buf)
+        keep = _prefix_overlap(buf, self._from) if self._from else 0
+        if self._hide is not None:
+            frame = buf.rfind(FRAME_START)
+            if frame != -1 and b"\n" not in buf[frame:] and len(buf) - frame <= MAX_FRAME_LINE:
+                keep = max(keep, len(buf) - frame)
+            else:
+                keep = max(keep, _prefix_overlap(buf, FRAME_START))
+        if keep and not final:
+            self._held = buf[-keep:]
+            buf = buf[:-keep]
         return buf
 
 

@@ -68,11 +68,24 @@ def _exec_file(name, main):
     return True
 
 
+def _soft_reset():
+    """ESP8266 soft_reset() runs every finaliser (gc_sweep_all): unclosed files are
+    flushed and sockets closed. Here: drop every reference a program could hold, collect."""
+    import __main__
+
+    __main__.__dict__.clear()
+    sys.modules.clear()
+    _ballast.clear()
+    gc.collect()
+    gc.collect()
+
+
 def run():
     micropython.kbd_intr(-1)  # _boot.py cannot be interrupted
     raw = len(sys.argv) > 1 and sys.argv[1] == REPL_RAW
     import __main__ as main
 
+    sys.atexit(_soft_reset)
     _vsys.install()
     _vgc.install()
     _preimport()

@@ -1,6 +1,8 @@
 # MicroPython side: the ESP8266 block device over the board's flash file.
 # Same placement rule and methods as the port's frozen flashbdev.py; the flash file
-# is shared with the board (no caching), programmed with NOR semantics (bits only clear).
+# is shared with the board (no caching). Nothing here allocates: littlefs calls these
+# from file finalisers while the heap is locked (soft reset closes unclosed files).
+# littlefs erases before it programs, so a plain write is what NOR programming gives.
 import _vboard
 
 SEC_SIZE = 4096
@@ -8,7 +10,7 @@ SDK_RESERVED = 20480  # the last 20 KiB belong to the SDK
 USER_START_2M = 0x100000  # boards/esp8266_2MiB.ld: irom0 ends at 1 MiB
 USER_START_1M = 0x98000  # boards/esp8266_1MiB.ld
 NATIVE_RESERVE_BELOW = 256  # a sector below 256 gets one sector kept for native code
-ERASED = 0xFF
+ERASED_SECTOR = b"\xff" * 4096
 
 
 def user_start(size):
@@ -25,29 +27,20 @@ class FlashBdev:
         self.start_sec = start_sec
         self.blocks = blocks
 
-    def _addr(self, n, off):
-        return (n + self.start_sec) * SEC_SIZE + off
-
     def readblocks(self, n, buf, off=0):
-        self._f.seek(self._addr(n, off))
+        self._f.seek((n + self.start_sec) * SEC_SIZE + off)
         self._f.readinto(buf)
 
     def writeblocks(self, n, buf, off=None):
         if off is None:
             self.erase(n)
             off = 0
-        addr = self._addr(n, off)
-        self._f.seek(addr)
-        old = self._f.read(len(buf))
-        new = bytearray(buf)
-        for i in range(len(old)):
-            new[i] &= old[i]
-        self._f.seek(addr)
-        self._f.write(new)
+        self._f.seek((n + self.start_sec) * SEC_SIZE + off)
+        self._f.write(buf)
 
     def erase(self, n):
-        self._f.seek(self._addr(n, 0))
-        self._f.write(b"\xff" * SEC_SIZE)
+        self._f.seek((n + self.start_sec) * SEC_SIZE)
+        self._f.write(ERASED_SECTOR)
 
     def ioctl(self, op, arg):
         if op == 4:  # MP_BLOCKDEV_IOCTL_BLOCK_COUNT
