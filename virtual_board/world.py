@@ -42,6 +42,8 @@ class World:
         self._server: socketserver.ThreadingTCPServer | None = None
         self._channel: _Channel | None = None
         self._relay: tuple[str, int] | None = None
+        self._control = None
+        self.endpoint: tuple[str, int] | None = None  # the world channel, once started
 
     # --- lifecycle (board.py through the BootContext world hook)
     def start(self) -> tuple[str, int]:
@@ -56,7 +58,8 @@ class World:
         self._server = socketserver.ThreadingTCPServer((WORLD_HOST, 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="world", daemon=True).start()
-        return self._server.server_address[:2]
+        self.endpoint = tuple(self._server.server_address[:2])
+        return self.endpoint
 
     def close(self) -> None:
         if self._server:
@@ -78,8 +81,22 @@ class World:
         """Add the world's commands to the board's control endpoint."""
         from virtual_board.world_control import commands
 
+        self._control = control
         for name, handler in commands(self).items():
             control.register(name, handler)
+
+    def register(self, name: str, handler: Callable[[dict], dict]) -> None:
+        """BootContext.world hook: the application adds its own control commands here."""
+        if self._control is None:
+            raise RuntimeError("World.register_control(control) must come before register()")
+        self._control.register(name, handler)
+
+    def load(self, path) -> "World":
+        """Apply a `--world FILE` (TOML) description; see world_control.py for the format."""
+        from virtual_board.world_control import load_world_file
+
+        load_world_file(self, path)
+        return self
 
     def snapshot(self) -> dict:
         return {
@@ -116,9 +133,7 @@ class World:
         return {"sta_active": self.wifi.sta_active, "ap_active": self.wifi.ap_active}
 
     def _op_gpio_mode(self, msg: dict) -> None:
-        self.gpio.configure(msg["pin"], msg["mode"], msg.get("pull"))
-        if "value" in msg:
-            self.gpio.set_latch(msg["pin"], msg["value"])
+        self.gpio.configure(msg["pin"], msg["mode"], msg.get("pull"), msg.get("value"))
 
     def _op_gpio_set(self, msg: dict) -> None:
         self.gpio.set_latch(msg["pin"], msg["value"])

@@ -90,11 +90,13 @@ class GpioBank:
         if source == "test" and state.irq_trigger & edge and self.on_edge:
             self.on_edge(pin, new)
 
-    def configure(self, pin: int, mode: int, pull: int | None = None) -> None:
-        """The firmware's Pin(...) / Pin.init(): mode and pull."""
+    def configure(self, pin: int, mode: int, pull: int | None = None, value: int | None = None) -> None:
+        """The firmware's Pin(...) / Pin.init(): mode, pull, and the latch set with them."""
         with self._lock:
             state = self._pins[self.check_pin(pin)]
             state.mode, state.pull = mode, pull
+            if value is not None:
+                state.latch = 1 if value else 0
             self._update(pin, "firmware")
 
     def set_latch(self, pin: int, value: int) -> None:

@@ -58,7 +58,7 @@ class Pin:
             msg["value"] = self._latch
         if not _w.available():
             return
-        _w.tell("gpio.mode", **msg)
+        _w.call("gpio.mode", **msg)
 
     def value(self, x=None):
         if x is None:
@@ -68,7 +68,7 @@ class Pin:
             return self._latch if self._mode != Pin.IN else _local_levels.get(self._id, 0)
         self._latch = 1 if x else 0
         if _w.available():
-            _w.tell("gpio.set", pin=self._id, value=self._latch)
+            _w.call("gpio.set", pin=self._id, value=self._latch)
         return None
 
     def __call__(self, x=None):

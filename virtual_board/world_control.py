@@ -1,0 +1,115 @@
+"""The world's control commands and its `--world FILE` (TOML) loader.
+
+Commands (JSON lines on the board's control endpoint, see control.py):
+
+    gpio.drive {pin, value}         hold an input at 0/1 (null releases it)
+    gpio.read {pin}                 -> {level, mode, pull, driven, irq_trigger}
+    gpio.history {pin?, since_ns?}  -> {changes: [{t_ns, pin, level, source}], now_ns}
+    wifi.ap.add {ssid, password?, present?, rssi?, channel?}
+    wifi.ap.remove {ssid}           wifi.ap.present {ssid, present}
+    wifi.link {up}                  drop (false) or restore (true) the radio link
+    net.blackhole {on}              net.latency {ms}
+    counters                        -> {wifi_joins, tcp_connections, wifi_link_losses}
+    world.state                     -> everything above at once
+
+World file:
+
+    [wifi]
+    join_delay_s = 1.5
+    link = "up"
+    [[wifi.ap]]
+    ssid = "lab"
+    password = "secret"
+    present = true
+    [net]
+    latency_ms = 0
+    blackhole = false
+    [gpio.inputs]
+    4 = 1
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+AP_KEYS = {"ssid", "password", "present", "rssi", "channel", "subnet"}
+
+
+class WorldFileError(ValueError):
+    """A --world file that cannot be used; the text names the file and the entry."""
+
+
+def commands(world) -> dict[str, Callable[[dict], dict]]:
+    def drive(p: dict) -> dict:
+        world.gpio.drive(int(p["pin"]), p.get("value"))
+        return {}
+
+    def history(p: dict) -> dict:
+        pin = p.get("pin")
+        changes = world.gpio.history(None if pin is None else int(pin), int(p.get("since_ns", 0)))
+        return {"changes": [c.as_dict() for c in changes], "now_ns": time.monotonic_ns()}
+
+    def ap_add(p: dict) -> dict:
+        unknown = set(p) - AP_KEYS
+        if unknown:
+            raise ValueError(f"unknown access point fields {sorted(unknown)}; known: {sorted(AP_KEYS)}")
+        world.wifi.add_ap(**p)
+        return {}
+
+    def ap_present(p: dict) -> dict:
+        world.wifi.set_present(p["ssid"], bool(p["present"]))
+        return {}
+
+    def simple(fn: Callable[[], object]) -> Callable[[dict], dict]:
+        return lambda p: (fn(), {})[1]
+
+    return {
+        "gpio.drive": drive,
+        "gpio.read": lambda p: world.gpio.describe(int(p["pin"])),
+        "gpio.history": history,
+        "wifi.ap.add": ap_add,
+        "wifi.ap.remove": lambda p: (world.wifi.remove_ap(p["ssid"]), {})[1],
+        "wifi.ap.present": ap_present,
+        "wifi.link": lambda p: (world.wifi.set_link(bool(p["up"])), {})[1],
+        "net.blackhole": lambda p: (world.net.set_blackhole(bool(p["on"])), {})[1],
+        "net.latency": lambda p: (world.net.set_latency(int(p["ms"])), {})[1],
+        "counters": lambda p: dict(world.counters),
+        "world.state": lambda p: world.snapshot(),
+        "world.chip_reset": simple(world.chip_reset),
+    }
+
+
+def load_world_file(world, path: str | Path) -> None:
+    """Apply a TOML world description to `world` (before the board starts)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise WorldFileError(f"--world {path}: cannot read it: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise WorldFileError(f"--world {path}: not valid TOML: {exc}") from None
+    wifi, net, gpio = data.get("wifi", {}), data.get("net", {}), data.get("gpio", {})
+    if "join_delay_s" in wifi:
+        world.wifi.join_delay_s = float(wifi["join_delay_s"])
+    if wifi.get("link", "up") not in ("up", "down"):
+        raise WorldFileError(f"--world {path}: [wifi] link must be \"up\" or \"down\", not {wifi['link']!r}")
+    world.wifi.set_link(wifi.get("link", "up") == "up")
+    for n, ap in enumerate(wifi.get("ap", [])):
+        unknown = set(ap) - AP_KEYS
+        if "ssid" not in ap or unknown:
+            raise WorldFileError(f"--world {path}: [[wifi.ap]] #{n + 1} needs an ssid and only {sorted(AP_KEYS)}")
+        world.wifi.add_ap(**ap)
+    world.net.set_latency(int(net.get("latency_ms", 0)))
+    world.net.set_blackhole(bool(net.get("blackhole", False)))
+    for pin, level in gpio.get("inputs", {}).items():
+        try:
+            world.gpio.drive(int(pin), level)
+        except ValueError as exc:
+            raise WorldFileError(f"--world {path}: [gpio.inputs] {pin}: {exc}") from None
