@@ -77,7 +77,7 @@ class MicroPythonApplication:
         params = BootParams(
             flash_path=str(context.flash_path), flash_size=context.flash_size,
             mac=bytes(context.mac), reset_cause=_take_reason(state, context.reset_cause),
-            version=image.version, build_date=image.build_date,
+            version=image.version, build_date=image.build_date, machine=image.machine,
             world=_world_address(context),
             heap=HeapConfig.with_free(int(heap_free)) if heap_free else HeapConfig(),
         )

@@ -43,7 +43,7 @@ class Runtime:
         self.params = params
         self.run_dir = Path(run_dir)
         translator = OutputTranslator(unix_banner(),
-                                      esp8266_banner(params.version, params.build_date),
+                                      esp8266_banner(params.version, params.build_date, params.machine),
                                       hide_dirs=(str(ESP_DIR), str(MP_DIR)))
         self._session = ChildSession(self.run_dir, translator, output, on_reset)
 

@@ -20,5 +20,5 @@ def unix_banner() -> bytes:
     return out.strip()
 
 
-def esp8266_banner(version: str, build_date: str) -> bytes:
-    return ("MicroPython %s on %s; %s" % (version, build_date, ESP8266_MACHINE)).encode()
+def esp8266_banner(version: str, build_date: str, machine: str = ESP8266_MACHINE) -> bytes:
+    return ("MicroPython %s on %s; %s" % (version, build_date, machine)).encode()

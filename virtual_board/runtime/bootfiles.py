@@ -32,6 +32,7 @@ class BootParams:
     reset_cause: int = PWRON_RESET
     version: str = "v1.28.0"
     build_date: str = "2026-04-06"
+    machine: str = "ESP module with ESP8266"  # banner's board name, from the image
     world: tuple[str, int] | None = None
     heap: HeapConfig = field(default_factory=HeapConfig)
     fs_start: int = 0
@@ -63,6 +64,7 @@ def _vboard_source(params: BootParams, run_dir: Path) -> str:
         "RESET_CAUSE = %d" % params.reset_cause,
         "VERSION = %r" % params.version,
         "BUILD_DATE = %r" % params.build_date,
+        "MACHINE = %r" % params.machine,
         "WORLD = %r" % (tuple(params.world) if params.world else None,),
         "ESP_DIR = %r" % str(ESP_DIR),
         "RUNTIME_DIR = %r" % str(MP_DIR),

@@ -13,6 +13,9 @@ import _vgc
 
 ESP_PATH = ["", ".frozen", "/lib", "/"]
 REPL_RAW = "raw"
+BALLAST_SLOTS = 4096
+BALLAST_FIRST = 65536
+BALLAST_SMALLEST = 16
 _ballast = []
 
 
@@ -40,11 +43,30 @@ def _mount():
 
 
 def _fit_heap():
-    """Hold back heap so that free memory after boot is what an ESP8266 has."""
+    """Leave one contiguous free area of the ESP8266's size; fill every other hole.
+
+    A block of the target size is set aside first (it lands in the big free tail of the
+    heap), every other free gap is filled with ballast, then the reserve is released.
+    """
     gc.collect()
-    excess = gc.mem_free() - _vboard.HEAP_FREE_TARGET
-    if excess > 64:
-        _ballast.append(bytearray(excess - 64))
+    target = _vboard.HEAP_FREE_TARGET
+    if gc.mem_free() <= target:
+        return
+    slots = [None] * BALLAST_SLOTS
+    try:
+        reserve = bytearray(target)
+    except MemoryError:
+        reserve = None
+    size = BALLAST_FIRST
+    i = 0
+    while size >= BALLAST_SMALLEST and i < BALLAST_SLOTS:
+        try:
+            slots[i] = bytearray(size)
+            i += 1
+        except MemoryError:
+            size //= 2
+    _ballast.append(slots)
+    reserve = None
     gc.collect()
 
 

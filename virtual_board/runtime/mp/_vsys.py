@@ -3,6 +3,7 @@
 # at each boot). sys.stdout.buffer escapes LF and DLE so that the host's newline
 # translation (virtual_board/runtime/translate.py) leaves raw binary output untouched.
 import sys as _sys
+import _vboard
 
 _ESC = b"\x10"
 
@@ -33,12 +34,31 @@ class _Stdout:
         return getattr(self._real, name)
 
 
+def _implementation(real):
+    """sys.implementation with the ESP8266 build's _machine (the bytecode _mpy stays the
+    host's: the interpreter really is x64, and mip picks .mpy files by it)."""
+    try:
+        from collections import namedtuple
+    except ImportError:
+        return real.implementation
+    impl = real.implementation
+    fields = [f for f in ("name", "version", "_machine", "_mpy", "_build", "_thread")
+              if hasattr(impl, f)]
+    values = [getattr(impl, f) for f in fields]
+    if "_machine" in fields:
+        values[fields.index("_machine")] = _vboard.MACHINE
+    if "_build" in fields:
+        values[fields.index("_build")] = "ESP8266_GENERIC"
+    return namedtuple("implementation", fields)(*values)
+
+
 class _Sys:
     def __init__(self, real):
         self._real = real
         self.stdout = _Stdout(real.stdout)
         self.platform = "esp8266"
         self.argv = []
+        self.implementation = _implementation(real)
 
     def __getattr__(self, name):
         return getattr(self._real, name)
