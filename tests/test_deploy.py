@@ -284,3 +284,102 @@ def test_hil_deploy_board_needs_a_boards_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert hil_main(["deploy", "--board", "bench1", "--broker-host", "127.0.0.1"]) == 1
     assert "no boards file" in capsys.readouterr().err
+
+
+# --- the device config --------------------------------------------------------------------
+
+def test_device_config_is_deterministic_json_with_real_secrets():
+    from fixtures.device_config import describe_device_config
+
+    data = build_device_config(SETTINGS)
+    assert data == build_device_config(dict(reversed(list(SETTINGS.items()))))
+    config = __import__("json").loads(data)
+    assert config["wifi_password"] == WIFI_PASSWORD and config["gpio_allow"] == [2, 4]
+    assert config["broker_host"] == "127.0.0.1" and config["topic_prefix"] == "hil"
+    assert describe_device_config(SETTINGS)["wifi_password"] == "***"
+    assert WIFI_PASSWORD not in repr(describe_device_config(SETTINGS))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"gpio_allow": [2, 6]}, "flash pins"),
+    ({"gpio_allow": [17]}, "does not have"),
+    ({"wifi_ssid": ""}, "wifi_ssid is empty"),
+    ({"broker_host": None}, "broker_host is empty"),
+    ({"broker_port": 70000}, "outside"),
+    ({"topic_prefix": "a/#"}, "wildcards"),
+])
+def test_device_config_refuses_bad_settings(change, message):
+    from fixtures.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        build_device_config(dict(SETTINGS, **change))
+
+
+# --- end to end on the virtual board ------------------------------------------------------
+
+E2E_SSID = "hil-e2e-ap"
+E2E_TUNING = {"telemetry_s": 1, "keepalive_s": 4, "wifi_timeout_s": 15}
+
+
+@pytest.fixture
+def virtual_board(tmp_path):
+    sim = pytest.importorskip("virtual_board", reason="virtual board not available")
+    from virtual_board.mpimage import build_image
+
+    image = build_image("v1.28.0", "2026-04-06")
+    flash = tmp_path / "flash.bin"
+    flash.write_bytes(image + b"\xff" * (4 * 1024 * 1024 - len(image)))   # as if flashed
+    process = sim.start_board(name="deploy-e2e", flash=flash, state_dir=tmp_path / "state",
+                              log=tmp_path / "board.log")
+    try:
+        try:
+            process.control.call("wifi.ap.add", ssid=E2E_SSID, password=WIFI_PASSWORD)
+        except Exception as exc:
+            pytest.skip(f"the virtual board cannot provide a Wi-Fi access point yet: {exc}")
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def real_libraries():
+    try:
+        return packages.fetch_all()
+    except HilError as exc:
+        pytest.skip(f"device libraries unavailable (offline and not cached): {exc}")
+
+
+@pytest.mark.slow
+def test_end_to_end_deploy_join_publish_and_answer_gpio(virtual_board, real_libraries, tmp_path):
+    from fixtures.broker import HilBroker
+    from fixtures.mqtt import MqttClient
+
+    with HilBroker() as broker:
+        address = broker.start()
+        settings = dict(SETTINGS, wifi_ssid=E2E_SSID, broker_port=address.port, topic_prefix="e2e")
+        files = deploy.local_files(settings, libraries=real_libraries, tuning=E2E_TUNING)
+        with MqttClient(address.host, address.port, "e2e-observer") as observer:
+            observer.subscribe("e2e/#")
+            lines: list[str] = []
+            with Repl.open(virtual_board.url, board="deploy-e2e") as repl:
+                result = deploy.deploy(repl, files, out=lines.append, secrets=[WIFI_PASSWORD])
+            assert result.plan.put and WIFI_PASSWORD not in "\n".join(lines)
+
+            online = observer.wait_for("e2e/+/status", lambda m: m.payload == b"online", timeout=30)
+            base = online.topic.rsplit("/", 1)[0]
+            tele = observer.wait_for(f"{base}/telemetry", timeout=10)
+            body = __import__("json").loads(tele.payload)
+            assert body["version"] and body["heap_free"] > 0 and body["reconnects"] == 0
+
+            observer.publish(f"{base}/gpio/2/set", b"1")
+            state = observer.wait_for(f"{base}/gpio/2/state", timeout=10)
+            assert state.payload == b"1"
+            assert virtual_board.control.call("gpio.read", pin=2)["level"] == 1
+
+            observer.publish(f"{base}/gpio/7/set", b"1")
+            error = observer.wait_for(f"{base}/error", timeout=10)
+            assert b"pin not allowed" in error.payload
+
+        with Repl.open(virtual_board.url, board="deploy-e2e") as repl:
+            again = deploy.deploy(repl, files, out=lines.append, reset=False)
+        assert again.plan.put == [] and again.plan.remove == []
