@@ -94,6 +94,15 @@ def test_lazy_erase_touches_exactly_the_sectors_written(raw, flash):
     assert raw.command(Op.FLASH_END, struct.pack("<I", 1)).data == OK
 
 
+def test_an_abandoned_write_erased_only_what_it_reached(raw, flash):
+    flash.program(0x10000, b"\x00" * (3 * SECTOR_SIZE))
+    raw.command(Op.FLASH_BEGIN, struct.pack("<IIIII", 3 * SECTOR_SIZE, 1, 0x4000, 0x10000, 0))
+    assert raw.command(Op.FLASH_DATA, *data_block(b"\x11" * SECTOR_SIZE)).data == OK
+    raw.command(Op.FLASH_BEGIN, struct.pack("<IIIII", 0, 0, 0x4000, 0, 0))
+    assert flash.read(0x10000, SECTOR_SIZE) == b"\x11" * SECTOR_SIZE
+    assert flash.read(0x11000, 2 * SECTOR_SIZE) == b"\x00" * (2 * SECTOR_SIZE)
+
+
 def test_deflate_stream_split_anywhere(raw, flash):
     content = bytes(range(256)) * 64
     packed = zlib.compress(content, 9)
@@ -147,6 +156,8 @@ def test_read_flash_sends_one_frame_per_ack_then_the_digest(raw, flash):
     got += raw.frames()
     assert [len(f) for f in got] == [0x1000, 0x1000, 0x800]
     assert b"".join(got) == flash.read(0, 0x2800)
+    raw.send_frame(struct.pack("<I", 0x2000))  # a late ack: the digest waits for the last
+    assert raw.frames() == []
     raw.send_frame(struct.pack("<I", 0x2800))
     assert raw.frames() == [hashlib.md5(flash.read(0, 0x2800)).digest()]
 
