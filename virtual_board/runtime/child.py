@@ -65,7 +65,7 @@ def main(run_dir: str) -> int:
         micropython_run.run_main(argv_base + [kind])
         request = _reset_request(run_dir)
         if request:
-            return EXIT_CODES[request]
+            os._exit(EXIT_CODES[request])  # the chip resets now: no interpreter teardown
         os.write(1, SOFT_REBOOT_TEXT)
 
 
