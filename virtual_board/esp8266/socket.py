@@ -223,7 +223,11 @@ class socket(io.IOBase):
             line += c
         return line
 
-    def write(self, data):
+    def write(self, data, *span):
+        """stream write(buf[, max_len]) or write(buf, off, max_len)."""
+        off, n = (0, span[0]) if len(span) == 1 else (span if span else (0, -1))
+        if off or n >= 0:
+            data = memoryview(data)[off:] if n < 0 else memoryview(data)[off:off + n]
         try:
             self.sendall(data)
         except OSError as e:

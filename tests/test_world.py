@@ -1,0 +1,217 @@
+"""The world around a virtual board: Wi-Fi state machine, GPIO, control commands, world
+files, and umqtt.simple2 on the board's MicroPython riding out link drop and blackhole."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fixtures.broker import HilBroker
+from fixtures.packages import Requirement, fetch, read_manifest
+from tests.esp8266_harness import MpProgram
+from virtual_board.control import ControlClient, ControlError, ControlServer
+from virtual_board.world import World
+from virtual_board.world_control import WorldFileError
+from virtual_board.world_wifi import (DEFAULT_JOIN_DELAY_S, STAT_CONNECTING, STAT_GOT_IP, STAT_IDLE,
+                                      STAT_NO_AP_FOUND, STAT_WRONG_PASSWORD, WifiWorld)
+
+
+class Clock:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_join_outcomes_take_the_join_delay():
+    clock = Clock()
+    wifi = WifiWorld(clock=clock)
+    wifi.add_ap("lab", "secret")
+    wifi.set_active(0, True)
+    assert 1.0 <= DEFAULT_JOIN_DELAY_S <= 2.0
+    for ssid, key, outcome in (("lab", "secret", STAT_GOT_IP), ("lab", "bad", STAT_WRONG_PASSWORD),
+                               ("gone", "x", STAT_NO_AP_FOUND)):
+        assert wifi.connect(ssid, key)
+        assert wifi.status() == STAT_CONNECTING
+        clock.t += DEFAULT_JOIN_DELAY_S - 0.01
+        assert wifi.status() == STAT_CONNECTING
+        clock.t += 0.02
+        assert wifi.status() == outcome, ssid
+
+
+def test_link_drop_and_restore_rejoin_by_themselves_unless_disconnected():
+    clock, lost = Clock(), []
+    wifi = WifiWorld(clock=clock, on_link_lost=lambda: lost.append(clock.t))
+    wifi.add_ap("lab", "")
+    wifi.set_active(0, True)
+    wifi.connect("lab", None)
+    clock.t += 2
+    assert wifi.status() == STAT_GOT_IP
+    wifi.set_link(False)
+    assert wifi.status() == STAT_NO_AP_FOUND and lost
+    wifi.set_link(True)
+    assert wifi.status() == STAT_CONNECTING
+    clock.t += 2
+    assert wifi.status() == STAT_GOT_IP
+    wifi.set_present("lab", False)
+    wifi.disconnect()
+    wifi.set_present("lab", True)
+    clock.t += 2
+    assert wifi.status() == STAT_IDLE
+    assert wifi.connect("lab", None) and not WifiWorld().connect("lab", None)  # STA inactive
+
+
+def test_chip_reset_rejoins_the_saved_ap():
+    clock = Clock()
+    wifi = WifiWorld(clock=clock)
+    wifi.add_ap("lab", "pw")
+    wifi.set_active(0, True)
+    wifi.connect("lab", "pw")
+    clock.t += 2
+    wifi.chip_reset()
+    assert wifi.status() == STAT_CONNECTING
+    clock.t += 2
+    assert wifi.status() == STAT_GOT_IP
+
+
+@pytest.fixture
+def control():
+    world = World(join_delay_s=0.2)
+    server = ControlServer()
+    world.register_control(server)
+    world.start()
+    server.start()
+    client = ControlClient(server.address)
+    yield world, client
+    client.close()
+    server.close()
+    world.close()
+
+
+def test_control_commands_drive_the_world(control):
+    world, client = control
+    client.call("gpio.drive", pin=5, value=1)
+    assert client.call("gpio.read", pin=5)["level"] == 1
+    hist = client.call("gpio.history", pin=5)
+    assert [(c["pin"], c["level"], c["source"]) for c in hist["changes"]] == [(5, 1, "test")]
+    assert hist["changes"][0]["t_ns"] <= hist["now_ns"]
+    with pytest.raises(ControlError, match="GPIO7 does not exist"):
+        client.call("gpio.drive", pin=7, value=1)
+    client.call("wifi.ap.add", ssid="lab", password="pw")
+    with pytest.raises(ControlError, match="unknown access point fields"):
+        client.call("wifi.ap.add", ssid="x", colour="red")
+    client.call("wifi.link", up=False)
+    client.call("net.blackhole", on=True)
+    client.call("net.latency", ms=40)
+    state = client.call("world.state")
+    assert state["wifi"]["link_up"] is False and state["wifi"]["aps"] == [{"ssid": "lab", "present": True}]
+    assert state["net"]["blackhole"] is True and state["net"]["latency_ms"] == 40
+    client.call("wifi.ap.remove", ssid="lab")
+    assert client.call("counters") == {"wifi_joins": 0, "tcp_connections": 0, "wifi_link_losses": 0}
+
+
+def test_world_file(tmp_path):
+    path = tmp_path / "world.toml"
+    path.write_text('[wifi]\njoin_delay_s = 0.5\nlink = "down"\n[[wifi.ap]]\nssid = "lab"\npassword = "pw"\n'
+                    '[[wifi.ap]]\nssid = "far"\npresent = false\n[net]\nlatency_ms = 25\n[gpio.inputs]\n4 = 0\n')
+    world = World().load(path)
+    assert world.wifi.join_delay_s == 0.5 and not world.wifi.link_up
+    assert [(a.ssid, a.password, a.present) for a in world.wifi.access_points()] == [("lab", "pw", True),
+                                                                                       ("far", "", False)]
+    assert world.net.latency_ms == 25 and world.gpio.level(4) == 0
+    path.write_text('[[wifi.ap]]\npassword = "no ssid"\n')
+    with pytest.raises(WorldFileError, match="needs an ssid"):
+        World().load(path)
+    path.write_text("[wifi\n")
+    with pytest.raises(WorldFileError, match="not valid TOML"):
+        World().load(path)
+
+
+UMQTT_PROGRAM = """
+import network, time
+from umqtt.simple2 import MQTTClient
+sta = network.WLAN(network.STA_IF)
+sta.active(True)
+sta.connect('lab', 'secret')
+while not sta.isconnected():
+    time.sleep_ms(20)
+KEEPALIVE = 2
+
+def session():
+    c = MQTTClient('vboard', '127.0.0.1', port=PORT, keepalive=KEEPALIVE, socket_timeout=1)
+    c.set_callback(lambda *a: None)
+    c.connect()
+    return c
+
+def run(c, label):
+    # ping every second; no PINGRESP for 2*KEEPALIVE s means the path is dead
+    c.publish(b'vb/state', label.encode())
+    print('UP', label)
+    last = time.ticks_ms()
+    while True:
+        try:
+            c.ping()
+            for _ in range(10):
+                c.check_msg()
+                time.sleep_ms(100)
+        except OSError as e:
+            print('LOST', label, 'OSError', e.args[0])
+            return
+        except Exception as e:
+            print('LOST', label, type(e).__name__, e.args)
+            return
+        if time.ticks_diff(time.ticks_ms(), c.last_cpacket) > 2 * KEEPALIVE * 1000:
+            print('LOST', label, 'ping timeout')
+            return
+
+for label in ('first', 'after-drop', 'after-blackhole'):
+    while True:
+        try:
+            c = session()
+            break
+        except Exception as e:
+            print('RETRY', type(e).__name__, e.args)
+            time.sleep_ms(200)
+    run(c, label)
+    try:
+        c.sock.close()
+    except Exception:
+        pass
+print('DONE')
+"""
+
+
+@pytest.mark.slow
+def test_umqtt_simple2_rides_out_link_drop_and_blackhole(tmp_path):
+    wanted = {r.key: r for r in read_manifest()}
+    lib = fetch(wanted.get("micropython-umqtt-simple2") or Requirement("micropython-umqtt.simple2", "2.2.0"))
+    world = World(join_delay_s=0.3)
+    world.start()
+    world.wifi.add_ap("lab", "secret")
+    broker = HilBroker()
+    address = broker.start()
+    prog = MpProgram(tmp_path, UMQTT_PROGRAM.replace("PORT", str(address.port)), world, extra_path=[lib.root])
+    try:
+        prog.expect("UP first", timeout=20)
+        broker.messages.wait_for("vb/state", lambda m: m.payload == b"first", timeout=5)
+        world.wifi.set_link(False)
+        assert prog.expect("LOST first", timeout=10) == "OSError 103"  # ECONNABORTED
+        assert "vboard" in broker.connected_clients(), "the broker saw the dead board leave"
+        world.wifi.set_link(True)
+        prog.expect("UP after-drop", timeout=20)
+        broker.messages.wait_for("vb/state", lambda m: m.payload == b"after-drop", timeout=5)
+        world.net.set_blackhole(True)
+        assert prog.expect("LOST after-drop", timeout=15) == "ping timeout"
+        world.net.set_blackhole(False)
+        prog.expect("UP after-blackhole", timeout=20)
+        broker.messages.wait_for("vb/state", lambda m: m.payload == b"after-blackhole", timeout=5)
+    finally:
+        prog.close()
+        broker.close()
+        world.close()
+    assert world.counters["wifi_joins"] == 2
+    assert world.counters["tcp_connections"] >= 3
+    assert [m.payload for m in broker.messages.matching("vb/state")] == [b"first", b"after-drop",
+                                                                          b"after-blackhole"]
