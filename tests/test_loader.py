@@ -136,8 +136,7 @@ def test_stub_upload_replies_to_mem_end_before_greeting(chip, version, monkeypat
     esp = ESP8266ROM(LoaderPort(loader, wire))
     stub = esp.run_stub()
     assert loader.stub_running and stub.IS_STUB
-    raw = RawClient(loader, wire)
-    frames = raw._decoder.feed(bytes(wire.bytes_out))
+    frames = RawClient(loader, wire).frames()
     assert frames[-1] == b"OHAI"
     assert frames[-2][:2] == bytes([1, Op.MEM_END]) and frames[-2][-2:] == ROM_OK
 

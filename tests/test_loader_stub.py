@@ -134,7 +134,8 @@ def test_stub_error_codes(raw, flash):
     assert raw.command(Op.ERASE_REGION, struct.pack("<II", 4 << 20, 0x1000)).data == _status(0xC400)
     assert raw.command(Op.SPI_FLASH_MD5, struct.pack("<IIII", 0, (4 << 20) + 1, 0, 0)
                        ).data == _status(0xC400)
-    assert raw.command(Op.READ_FLASH, struct.pack("<IIII", 0, 16, 0x2000, 64)).data == _status(0xC000)
+    assert raw.command(Op.READ_FLASH, struct.pack("<IIII", 0, 16, 0x2000, 64)
+                       ).data == _status(0xC000)
     assert flash.read(0, 0x100) == b"\xff" * 0x100
 
 

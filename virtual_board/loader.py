@@ -61,6 +61,7 @@ class RomLoader:
         self.flash_write: FlashWrite | None = None
         self.stub = StubCommands(self)
         self.stub_running = False
+        self._rom_handlers = self._build_rom_handlers()
 
     # -- public face ------------------------------------------------------------------
 
@@ -132,8 +133,7 @@ class RomLoader:
 
     # -- commands common to ROM and stub ----------------------------------------------
 
-    @property
-    def _rom_handlers(self) -> dict[int, Callable[[Request], Reply]]:
+    def _build_rom_handlers(self) -> dict[int, Callable[[Request], Reply]]:
         return {
             Op.SYNC: self.sync,
             Op.READ_REG: self.read_reg,

@@ -169,7 +169,7 @@ def unpack_words(data: bytes, count: int, failure: Failure = Failure.BAD_LENGTH)
 
 
 def split_data_block(data: bytes, short_failure: Failure, mismatch_failure: Failure,
-                     chk: int, checksum_failure: Failure = Failure.BAD_CHECKSUM) -> tuple[int, bytes]:
+                     chk: int) -> tuple[int, bytes]:
     """(seq, payload) of a MEM/FLASH data request after the length and checksum checks."""
     if len(data) < DATA_HEADER.size:
         raise CommandError(short_failure, f"{len(data)}-byte data request")
@@ -178,7 +178,7 @@ def split_data_block(data: bytes, short_failure: Failure, mismatch_failure: Fail
     if length != len(payload):
         raise CommandError(mismatch_failure, f"header says {length} bytes, got {len(payload)}")
     if checksum(payload) != chk:
-        raise CommandError(checksum_failure, f"checksum {chk:#x} != {checksum(payload):#x}")
+        raise CommandError(Failure.BAD_CHECKSUM, f"checksum {chk:#x} != {checksum(payload):#x}")
     return seq, payload
 
 

@@ -58,7 +58,8 @@ def sfdp_table(size: int) -> bytes:
     """A JEDEC SFDP area: header, BFPT header, vendor header (its id = the maker's), BFPT."""
     table = bytearray(b"\xff" * 0x100)
     table[0:8] = SFDP_SIGNATURE + bytes([0x06, 0x01, 0x01, 0xFF])
-    table[8:16] = bytes([0x00, 0x06, 0x01, 0x10]) + SFDP_BFPT_POINTER.to_bytes(3, "little") + b"\xff"
+    bfpt_header = bytes([0x00, 0x06, 0x01, 0x10]) + SFDP_BFPT_POINTER.to_bytes(3, "little")
+    table[8:16] = bfpt_header + b"\xff"
     table[16:24] = bytes([WINBOND, 0x00, 0x01, 0x03, 0xD0, 0x00, 0x00, 0xFF])
     density_bits_minus_1 = size * 8 - 1
     table[SFDP_BFPT_POINTER:SFDP_BFPT_POINTER + 8] = (

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Callable
 
 from .flash import SECTOR_SIZE
 from .flash_writer import FlashWrite
-from .loader_packets import CommandError, Failure, Op, Reply, Request, split_data_block, unpack_words
+from .loader_packets import (
+    CommandError, Failure, Op, Reply, Request, split_data_block, unpack_words,
+)
 
 if TYPE_CHECKING:
     from .loader import RomLoader
@@ -46,12 +48,12 @@ class StubCommands:
         self._chip = chip
         self._read: ReadFlash | None = None
         self.flash_params: tuple[int, ...] | None = None
+        self.handlers = self._build_handlers()
 
     def forget(self) -> None:
         self._read = None
 
-    @property
-    def handlers(self) -> dict[int, Callable[[Request], Reply]]:
+    def _build_handlers(self) -> dict[int, Callable[[Request], Reply]]:
         chip = self._chip
         return {
             Op.SYNC: chip.sync,
@@ -91,10 +93,10 @@ class StubCommands:
         return Reply()
 
     def flash_begin(self, request: Request, *, compressed: bool) -> Reply:
-        words = len(request.data) // 4
-        if len(request.data) not in (16, 20):
+        if len(request.data) not in (16, 20):  # the 5th word (encrypt) is optional
             raise CommandError(Failure.BAD_LENGTH, f"BEGIN with {len(request.data)} bytes")
-        size, _blocks, block_size, offset, *encrypted = unpack_words(request.data, words)
+        size, _blocks, block_size, offset, *encrypted = unpack_words(
+            request.data, len(request.data) // 4)
         if block_size > STUB_MAX_BLOCK:
             raise CommandError(Failure.BAD_BLOCKSIZE, f"block size {block_size:#x}")
         if encrypted and encrypted[0]:
