@@ -222,3 +222,12 @@ def test_chip_reset_forgets_the_stub(chip, stub):
     chip[0].uart.baud = 921600
     chip[0].reset()
     assert not chip[0].stub_running and chip[0].uart.baud == 115200
+
+
+def test_a_read_that_fails_midway_ends_the_stream_and_the_stub_carries_on(raw, flash):
+    raw.send(Op.READ_FLASH, struct.pack("<IIII", 0, 0x3000, 0x1000, 64))
+    assert len(raw.frames()) == 2
+    os.truncate(flash.path, 0x1800)  # someone else broke the flash file under us
+    raw.send_frame(struct.pack("<I", 0x1000))
+    assert raw.frames() == []
+    assert raw.command(Op.READ_REG, struct.pack("<I", 0x40001000)).value == 0xFFF0C101

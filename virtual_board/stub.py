@@ -13,6 +13,7 @@ esptool-legacy-flasher-stub stub_flasher.c, esptool loader.py).
 from __future__ import annotations
 
 import hashlib
+import logging
 import struct
 from typing import TYPE_CHECKING, Callable
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 STUB_MAX_BLOCK = 0x4000  # esptool's FLASH_WRITE_SIZE with the stub
 READ_MAX_PACKET = 0x1000  # the stub's read buffer
 READ_ACK = struct.Struct("<I")  # running total the host acks with
+
+log = logging.getLogger(__name__)
 FLASH_END_REBOOT = 0
 
 
@@ -182,7 +185,7 @@ class StubCommands:
 
         def start() -> None:
             self._read = session
-            self._send_next()
+            self._stream()
         return Reply(after=start)
 
     def consumes_frame(self, frame: bytes) -> bool:
@@ -195,8 +198,17 @@ class StubCommands:
             self._finish_read()
             return True
         (session.acked,) = READ_ACK.unpack(frame)
-        self._send_next()
+        self._stream()
         return True
+
+    def _stream(self) -> None:
+        """Send what the last ack allows; a failing flash ends the stream (the host then
+        times out, as when a real stub's SPI read fails mid-transfer)."""
+        try:
+            self._send_next()
+        except Exception:
+            self._read = None
+            log.exception("virtual ESP8266 stub: READ_FLASH aborted")
 
     def _send_next(self) -> None:
         session = self._read
