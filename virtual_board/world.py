@@ -61,6 +61,11 @@ class World:
         self.endpoint = tuple(self._server.server_address[:2])
         return self.endpoint
 
+    @property
+    def world_address(self) -> tuple[str, int] | None:
+        """What the runtime reads from BootContext.world to give the firmware `_vboard.WORLD`."""
+        return self.endpoint
+
     def close(self) -> None:
         if self._server:
             self._server.shutdown()
