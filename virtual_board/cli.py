@@ -47,6 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                         help="where the JSON-lines control endpoint listens (default %(default)s)")
     parser.add_argument("--pace", action="store_true", help="move bytes no faster than the configured baud rate")
+    parser.add_argument("--world", metavar="FILE", help="TOML file with the starting world: Wi-Fi access "
+                        "points, link, latency, blackhole, GPIO inputs (format: virtual_board/world_control.py)")
 
 
 def parse_listen(text: str, option: str) -> tuple[str, int]:
@@ -113,7 +115,8 @@ def _start(args, stack: ExitStack) -> dict:
     stack.callback(flash.close)
 
     config = BoardConfig(args.name, flash_path, size, mac, state_dir, pace=args.pace)
-    board = Board(config, flash, world=control)
+    world = _start_world(args, control, stack)
+    board = Board(config, flash, world=world)
     server.attach(board)
     if pty is not None:
         pty.attach(board)
@@ -123,6 +126,23 @@ def _start(args, stack: ExitStack) -> dict:
         if endpoint is not None:
             endpoint.start()
     return {"board": board, "server": server, "control": control, "pty": pty}
+
+
+def _start_world(args, control, stack: ExitStack):
+    """The world around the board (Wi-Fi, network path, GPIO), its commands on `control`."""
+    from virtual_board.world import World
+    from virtual_board.world_control import WorldFileError
+
+    world = World()
+    try:
+        if args.world:
+            world.load(args.world)
+    except WorldFileError as exc:
+        raise SimError(str(exc)) from None
+    world.register_control(control)
+    world.start()
+    stack.callback(world.close)
+    return world
 
 
 def _take(opener, what: str):
