@@ -16,6 +16,7 @@ from .loader_packets import CommandError, Failure, split_data_block, unpack_word
 
 STUB_GREETING = b"OHAI"
 MEM_END_EXECUTE = 0  # flag word of MEM_END: 0 = jump to the entry point
+MEM_END_SIZE = 8  # flag, entry
 
 
 @dataclass
@@ -68,7 +69,7 @@ class RamUpload:
 
     def finish(self, data: bytes) -> RamProgram | None:
         """The program to start, or None when MEM_END only closes the upload."""
-        if len(data) != 8:
+        if len(data) != MEM_END_SIZE:
             raise CommandError(Failure.BAD_LENGTH, f"MEM_END with {len(data)} data bytes")
         if self._current is None:
             raise CommandError(Failure.NOT_IN_FLASH_MODE, "MEM_END before MEM_BEGIN")

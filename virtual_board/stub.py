@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from .loader import RomLoader
 
 STUB_MAX_BLOCK = 0x4000  # esptool's FLASH_WRITE_SIZE with the stub
+FLASH_BEGIN_SIZES = (16, 20)  # size, blocks, block size, offset [, encrypt]
+WRITE_REG_ENTRY = 16  # addr, value, mask, delay_us; the stub takes several per request
 READ_MAX_PACKET = 0x1000  # the stub's read buffer
 READ_ACK = struct.Struct("<I")  # running total the host acks with
 
@@ -90,13 +92,13 @@ class StubCommands:
     # -- writing ----------------------------------------------------------------------
 
     def write_reg(self, request: Request) -> Reply:
-        if not request.data or len(request.data) % 16:
+        if not request.data or len(request.data) % WRITE_REG_ENTRY:
             raise CommandError(Failure.NOT_ENOUGH_DATA, f"WRITE_REG with {len(request.data)} bytes")
         self._chip.write_registers(request.data)
         return Reply()
 
     def flash_begin(self, request: Request, *, compressed: bool) -> Reply:
-        if len(request.data) not in (16, 20):  # the 5th word (encrypt) is optional
+        if len(request.data) not in FLASH_BEGIN_SIZES:
             raise CommandError(Failure.BAD_LENGTH, f"BEGIN with {len(request.data)} bytes")
         size, _blocks, block_size, offset, *encrypted = unpack_words(
             request.data, len(request.data) // 4)
