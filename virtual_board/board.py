@@ -166,6 +166,7 @@ class Board:
         deadline = self.circuit.deadline()
         if deadline is None:
             return
+        self.mode = MODE_BOOTING
         self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._latch_due)
         self._timer.daemon = True
         self._timer.start()

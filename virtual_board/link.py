@@ -207,7 +207,10 @@ class Rfc2217Server:
         try:
             session.serve()
         finally:
-            self.board.set_lines(False, False)  # the bridge drops DTR and RTS on close
+            # The chip that was just released has long sampled its straps by the time a
+            # real host closes the port; then the bridge drops DTR and RTS together.
+            self.board.settle()
+            self.board.set_lines(False, False)
             with self._lock:
                 self._session = None
                 self._slot_free.notify_all()

@@ -3,7 +3,9 @@
 A PTY has no modem lines (esptool says "Chip was NOT reset" there), so resets come from
 the board's buttons. The rate the host set is read from the terminal settings through
 the master side (TCGETS2, which also carries non-standard rates such as 74880), and
-bytes exchanged at another rate than the chip's arrive garbled. `--pty LINK` names a
+bytes exchanged at another rate than the chip's arrive garbled. Output the terminal does
+not read is held up to `OUTPUT_BACKLOG` bytes, then the oldest is lost, as a USB bridge
+with nobody reading loses it; the chip never waits for the terminal. `--pty LINK` names a
 stable symlink to the /dev/pts/N node, replaced atomically at start.
 """
 
@@ -25,6 +27,7 @@ TERMIOS2 = struct.Struct("=4IB19s2I")
 READ_SIZE = 65536
 POLL_INTERVAL = 0.2
 FALLBACK_BAUD = 115200
+OUTPUT_BACKLOG = 16 * 1024  # chip output held for a terminal that is not reading
 
 
 class PtyError(OSError):
@@ -42,7 +45,10 @@ class PtyLink:
         self._closing = False
         if self.link is not None:
             self._make_link()
+        self._out = bytearray()
+        self._out_ready = threading.Condition()
         self._thread = threading.Thread(target=self._read_loop, name="pty-reader", daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, name="pty-writer", daemon=True)
 
     def attach(self, board) -> None:
         self.board = board
@@ -54,6 +60,7 @@ class PtyLink:
 
     def start(self) -> None:
         self._thread.start()
+        self._writer.start()
 
     def host_baud(self) -> int:
         try:
@@ -64,7 +71,11 @@ class PtyLink:
 
     def close(self) -> None:
         self._closing = True
-        self._thread.join(timeout=2 * POLL_INTERVAL + 1)
+        with self._out_ready:
+            self._out_ready.notify_all()
+        for thread in (self._thread, self._writer):
+            if thread.is_alive():
+                thread.join(timeout=2 * POLL_INTERVAL + 1)
         if self.link is not None:
             try:
                 if os.readlink(self.link) == self.device:
@@ -98,19 +109,32 @@ class PtyLink:
             os.close(fd)
 
     def _deliver(self, data: bytes, chip_baud: int) -> None:
+        """Queue chip output for the writer thread; never blocks the chip."""
         if self._closing:
             return
         received = resample(data, chip_baud, self.host_baud())
-        while received:
+        with self._out_ready:
+            self._out += received
+            if len(self._out) > OUTPUT_BACKLOG:
+                del self._out[:len(self._out) - OUTPUT_BACKLOG]  # nobody reads: the oldest is lost
+            self._out_ready.notify()
+
+    def _write_loop(self) -> None:
+        while not self._closing:
+            with self._out_ready:
+                self._out_ready.wait_for(lambda: self._out or self._closing, POLL_INTERVAL)
+                pending = bytes(self._out[:READ_SIZE])
+            if not pending:
+                continue
             try:
-                written = os.write(self._master, received)
+                written = os.write(self._master, pending)
             except BlockingIOError:
-                if not select.select([], [self._master], [], POLL_INTERVAL)[1]:
-                    return  # nobody reads the terminal: the bridge drops what it cannot hold
+                select.select([], [self._master], [], POLL_INTERVAL)
                 continue
             except OSError:
                 return
-            received = received[written:]
+            with self._out_ready:
+                del self._out[:written]
 
     def _read_loop(self) -> None:
         while not self._closing:

@@ -1,0 +1,44 @@
+"""Virtual boards for self-tests: each a real `hil sim` process, stopped after the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from virtual_board import start_board
+
+
+class BoardStarter:
+    """Starts boards in `directory`, each with its own state dir and log; stops them all."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.boards = []
+
+    def __call__(self, **settings):
+        index = len(self.boards)
+        name = settings.setdefault("name", f"board{index}")
+        settings.setdefault("state_dir", self.directory / name)
+        board = start_board(log=self.directory / f"{name}.log", **settings)
+        self.boards.append(board)
+        return board
+
+    def stop_all(self) -> None:
+        for board in self.boards:
+            board.stop()
+        self.boards.clear()
+
+
+@pytest.fixture
+def start_virtual_board(tmp_path):
+    """`start_virtual_board(**settings)` -> BoardProcess (settings of `hil sim`)."""
+    starter = BoardStarter(tmp_path)
+    yield starter
+    starter.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_board_starter(tmp_path_factory):
+    """The same, shared by a test module (boards live until the module ends)."""
+    starter = BoardStarter(tmp_path_factory.mktemp("boards"))
+    yield starter
+    starter.stop_all()
