@@ -218,13 +218,15 @@ def test_malformed_requests_get_the_rom_error(raw, flash):
     assert raw.command(Op.FLASH_DATA, body, chk ^ 1).data == ROM_BAD_CHECKSUM
     assert raw.command(Op.FLASH_DATA, body[:4]).data == ROM_INVALID
     assert raw.command(Op.FLASH_DATA, body[:16] + body[20:], chk).data == ROM_INVALID
+    assert raw.command(Op.FLASH_DATA, body, chk).data == ROM_OK
+    assert raw.command(Op.FLASH_DATA, body, chk).data == ROM_INVALID  # one block announced
     assert raw.command(Op.FLASH_BEGIN, b"\x00" * 12).data == ROM_INVALID
     assert raw.command(Op.FLASH_BEGIN, struct.pack("<IIII", 0x1000, 1, 0x400, 4 << 20)
                        ).data == ROM_FLASH_WRITE
     assert raw.command(Op.READ_REG, b"\x00" * 8).data == ROM_INVALID
     assert raw.command(Op.SYNC, b"\x07" * 36).data == ROM_INVALID
     assert raw.command(Op.MEM_DATA, *data_block(b"x")).data == ROM_INVALID
-    assert flash.read(0, 4) == b"\xff" * 4
+    assert flash.read(0, 0x400) == b"\x12" * 0x400
 
 
 def test_header_errors_and_line_noise(raw):

@@ -125,6 +125,8 @@ def test_stub_error_codes(raw, flash):
     assert raw.command(Op.FLASH_DEFL_DATA, *data_block(too_big)).data == _status(0xC900)
     raw.command(Op.FLASH_BEGIN, begin)
     assert raw.command(Op.FLASH_END, struct.pack("<I", 1)).data == _status(0xC000)
+    assert raw.command(Op.FLASH_DATA, *data_block(b"\xff" * 0x100)).data == OK
+    assert raw.command(Op.FLASH_DATA, *data_block(b"\xff")).data == _status(0xC900)
     assert raw.command(Op.FLASH_DATA, b"\x00" * 8).data == _status(0xC800)
     assert raw.command(Op.FLASH_BEGIN, struct.pack("<IIII", 0x100, 1, 0x8000, 0)
                        ).data == _status(0xC200)

@@ -76,8 +76,8 @@ class RomLoader:
 
     def reset(self) -> None:
         """Chip reset: back to the ROM loader at its 115200 baud (the rate it syncs at),
-        every transfer in progress forgotten. A board that prints the 74880-baud boot
-        text should do so after calling this."""
+        every transfer in progress forgotten. A board that wants another rate (the
+        74880-baud boot text) sets it after calling this."""
         with self._lock:
             self.stub_running = False
             self.uart.baud = ROM_LOADER_BAUD
