@@ -70,11 +70,15 @@ def parse_flash_size(text: str) -> int:
 
 
 def run(args) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         with ExitStack() as stack:
             sim = _start(args, stack)
             _announce(sim)
-            _wait_for_signal()
+            while not stop.wait(1.0):
+                pass
             sim["board"].shutdown()
         return 0
     except SimError as exc:
@@ -170,14 +174,6 @@ def _announce(sim: dict) -> None:
         parts.append(f"pty={sim['pty'].path}")
     parts.append(f"control={sim['control'].address}")
     print(" ".join(parts), flush=True)
-
-
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:
