@@ -60,6 +60,7 @@ def test_secrets_only_from_environment_or_secrets_file(tmp_path):
     assert (settings.wifi_password, settings.source_of("wifi_password")) == ("from-file", "secrets file")
     settings = config.resolve(env={"HIL_SECRETS_FILE": str(secrets), "HIL_WIFI_PASSWORD": "from-env"})
     assert settings.wifi_password == "from-env"
+    assert str(settings.wifi_password) == "***" and "from-env" not in f"{settings.wifi_password}"
     assert "from-env" not in settings.describe("wifi_password")
 
 
