@@ -387,3 +387,18 @@ def test_end_to_end_deploy_join_publish_and_answer_gpio(virtual_board, real_libr
         with Repl.open(virtual_board.url, board="deploy-e2e") as repl:
             again = deploy.deploy(repl, files, out=lines.append, reset=False)
         assert again.plan.put == [] and again.plan.remove == []
+
+
+@pytest.mark.slow
+def test_wrong_wifi_password_leaves_the_repl_usable(virtual_board, real_libraries):
+    settings = dict(SETTINGS, wifi_ssid=E2E_SSID, wifi_password=Secret("not-the-password"))
+    files = deploy.local_files(settings, libraries=real_libraries, tuning=E2E_TUNING)
+    with Repl.open(virtual_board.url, board="deploy-e2e") as repl:
+        deploy.deploy(repl, files, out=lambda line: None)
+        started = time.monotonic()
+        console = repl.read_until(b"REPL available", timeout=E2E_TUNING["wifi_timeout_s"] + 5)
+        assert b"wifi failed" in console
+        assert time.monotonic() - started < E2E_TUNING["wifi_timeout_s"]   # a wrong password ends the wait early
+        repl.read_until(b">>> ", timeout=5)
+        repl.enter(soft_reset=False)
+        assert repl.eval("1 + 1") == 2
