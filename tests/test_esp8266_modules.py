@@ -134,7 +134,7 @@ def test_wifi_outcomes(tmp_path, world):
 def peer():
     """A host TCP server that records what reaches it and whether its peer closed."""
     server = socket.create_server(("127.0.0.1", 0))
-    state = {"conns": [], "data": b"", "eof": False}
+    state = {"conns": [], "data": b"", "eof": False, "eofs": 0}
 
     def serve():
         while True:
@@ -153,6 +153,8 @@ def peer():
                 chunk = b""
             if not chunk:
                 state["eof"] = True
+                state["eofs"] += 1
+                conn.close()
                 return
             state["data"] += chunk
             conn.sendall(chunk.upper())
@@ -237,6 +239,41 @@ def test_sockets_through_the_network_path(tmp_path, world, peer):
         prog.close()
     assert world.counters["tcp_connections"] == 2
     assert world.counters["wifi_joins"] == 2
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.02)
+
+
+def test_close_sends_fin_but_a_chip_reset_leaves_the_peer_half_open(tmp_path, world, peer):
+    prog = MpProgram(tmp_path, """
+import network, socket, time
+sta = network.WLAN(network.STA_IF); sta.active(True); sta.connect('lab', 'secret')
+while not sta.isconnected():
+    time.sleep_ms(20)
+a = socket.socket(); a.connect(('127.0.0.1', PORT))
+b = socket.socket(); b.connect(('127.0.0.1', PORT))
+b.write(b'x'); b.read(1)
+a.close()
+print('READY')
+time.sleep(60)
+""".replace("PORT", str(peer["port"])), world)
+    try:
+        prog.expect("READY")
+        wait_until(lambda: peer["eofs"] == 1, 5, "the peer sees the FIN of close()")
+    finally:
+        prog.close()  # the interpreter dies as with a chip reset
+    states = lambda: [c["state"] for c in world.net.connections()]  # noqa: E731
+    try:
+        wait_until(lambda: states() == ["closed", "frozen"], 5, "the relay notices the dead chip")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {states()}") from None
+
+    assert peer["eofs"] == 1, "the peer saw a FIN from a chip that was reset"
 
 
 def test_esp_flash_and_os(tmp_path, world):

@@ -14,6 +14,8 @@ relay then carries bytes both ways, so the world's faults hit the firmware's own
   is reset and its socket raises ECONNABORTED (modlwip error_lookup_table); nothing
   reaches the peer, whose connection stays half-open until its own timeout.
 - freeze (the chip is reset): the board's side goes silent and nothing reaches the peer.
+  The firmware announces each close() first (`announce_close`); a board-side EOF that
+  was not announced is the interpreter dying with the chip, and freezes likewise.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class _Conn:
     fw_eof: bool = False
     up_eof: bool = False
     discarding: bool = False
+    closing: bool = False  # the firmware called close(): its EOF is an orderly FIN
 
 
 class NetPath:
@@ -87,6 +90,19 @@ class NetPath:
         token = secrets.token_hex(8)
         self._run(lambda: self._conns.__setitem__(token, _Conn(token, (str(dst[0]), int(dst[1])))))
         return token
+
+    def announce_close(self, token: str) -> None:
+        """The firmware is about to close this socket: forward its EOF as a FIN.
+
+        An EOF nobody announced means the interpreter died with the chip (a reset): a
+        real chip sends nothing then, so the peer is left half-open.
+        """
+        def mark() -> None:
+            conn = self._conns.get(token)
+            if conn is not None:
+                conn.closing = True
+
+        self._run(mark)
 
     def fate(self, token: str) -> str:
         conn = self._conns.get(token)
@@ -243,6 +259,9 @@ class NetPath:
     def _pump(self, conn: _Conn, kind: str) -> None:
         src = conn.fw if kind == "fw" else conn.up
         data = self._recv(src)
+        if kind == "fw" and not data and not conn.closing:
+            self._finish(conn, "frozen")
+            return
         queue = conn.to_up if kind == "fw" else conn.to_fw
         queue.append((self._clock() + self.latency_ms / 1000, data or None))
         if not data:

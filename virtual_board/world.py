@@ -61,9 +61,11 @@ class World:
         self.endpoint = tuple(self._server.server_address[:2])
         return self.endpoint
 
-    @property
     def world_address(self) -> tuple[str, int] | None:
-        """What the runtime reads from BootContext.world to give the firmware `_vboard.WORLD`."""
+        """Called by the application at every chip boot (power-on, reset, deep-sleep wake):
+        the world channel's address for `_vboard.WORLD`. A boot is a fresh chip, so its
+        pins float again and the Wi-Fi SDK re-joins the saved AP (see chip_reset)."""
+        self.chip_reset()
         return self.endpoint
 
     def close(self) -> None:
@@ -187,6 +189,9 @@ class World:
         if self.wifi.status() != STAT_GOT_IP:
             return {"errno": EHOSTUNREACH}
         return {"token": self.net.admit(tuple(msg["dst"])), "relay": list(self._relay)}
+
+    def _op_net_close(self, msg: dict) -> None:
+        self.net.announce_close(msg["token"])
 
     def _op_net_fate(self, msg: dict) -> str:
         return self.net.fate(msg["token"])

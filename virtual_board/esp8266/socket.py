@@ -240,6 +240,8 @@ class socket(io.IOBase):
         return self
 
     def close(self):
+        if self._token and self._state in ("connecting", "connected") and _w.available():
+            _w.call("net.close", token=self._token)  # an orderly close: the peer gets a FIN
         if self._s is not None:
             self._s.close()
         self._s, self._state = None, "closed"
