@@ -31,6 +31,7 @@ class OutputTranslator:
         self._prev = 0
         self._escaped = False
         self._held = b""
+        self._line_start = True
 
     def feed(self, data: bytes) -> bytes:
         return self._substitute(self._newlines(data), final=False)
@@ -74,25 +75,24 @@ class OutputTranslator:
             buf = buf.replace(self._from, self._to)
         if self._hide is not None:
             buf = self._hide.sub(b"", buf)
-        keep = _prefix_overlap(buf, self._from) if self._from else 0
-        if self._hide is not None:
-            frame = buf.rfind(FRAME_START)
-            if frame != -1 and b"\n" not in buf[frame:] and len(buf) - frame <= MAX_FRAME_LINE:
-                keep = max(keep, len(buf) - frame)
-            else:
-                keep = max(keep, _prefix_overlap(buf, FRAME_START))
-        if keep and not final:
+        keep = 0 if final else self._partial_line(buf)
+        if keep:
             self._held = buf[-keep:]
             buf = buf[:-keep]
+        if buf:
+            self._line_start = buf.endswith(b"\n")
         return buf
 
-
-def _prefix_overlap(buf: bytes, pattern: bytes) -> int:
-    """Length of the longest tail of buf that is a proper prefix of pattern."""
-    start = max(0, len(buf) - len(pattern) + 1)
-    idx = buf.find(pattern[:1], start)
-    while idx != -1:
-        if pattern.startswith(buf[idx:]):
-            return len(buf) - idx
-        idx = buf.find(pattern[:1], idx + 1)
-    return 0
+    def _partial_line(self, buf: bytes) -> int:
+        """Length of an unfinished last line that may still become a banner or a hidden
+        frame (both begin a line); only those are held back, so prompts flow at once."""
+        nl = buf.rfind(b"\n")
+        if nl == -1 and not self._line_start:
+            return 0
+        tail = buf[nl + 1:]
+        if not tail or len(tail) > MAX_FRAME_LINE:
+            return 0
+        for pattern in (self._from, FRAME_START if self._hide is not None else b""):
+            if pattern and (pattern.startswith(tail) or tail.startswith(pattern)):
+                return len(tail)
+        return 0
