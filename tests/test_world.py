@@ -10,8 +10,9 @@ import pytest
 from fixtures.broker import HilBroker
 from fixtures.packages import Requirement, fetch, read_manifest
 from tests.esp8266_harness import MpProgram
-from virtual_board.control import ControlClient, ControlError, ControlServer
+from virtual_board.control import ControlError, ControlServer
 from virtual_board.world import World
+from virtual_board.world_client import WorldClient
 from virtual_board.world_control import WorldFileError
 from virtual_board.world_wifi import (DEFAULT_JOIN_DELAY_S, STAT_CONNECTING, STAT_GOT_IP, STAT_IDLE,
                                       STAT_NO_AP_FOUND, STAT_WRONG_PASSWORD, WifiWorld)
@@ -83,7 +84,7 @@ def control():
     world.register_control(server)
     world.start()
     server.start()
-    client = ControlClient(server.address)
+    client = WorldClient(server.address)
     yield world, client
     client.close()
     server.close()
@@ -109,7 +110,24 @@ def test_control_commands_drive_the_world(control):
     assert state["wifi"]["link_up"] is False and state["wifi"]["aps"] == [{"ssid": "lab", "present": True}]
     assert state["net"]["blackhole"] is True and state["net"]["latency_ms"] == 40
     client.call("wifi.ap.remove", ssid="lab")
-    assert client.call("counters") == {"wifi_joins": 0, "tcp_connections": 0, "wifi_link_losses": 0}
+    assert client.counters() == {"wifi_joins": 0, "tcp_connections": 0, "wifi_link_losses": 0}
+
+
+def test_world_client_helpers(control):
+    world, client = control
+    client.drive(12, 1)
+    client.add_ap("lab", "pw", rssi=-40)
+    client.set_ap_present("lab", False)
+    client.wifi_link(False)
+    client.blackhole(True)
+    client.latency(15)
+    assert client.level(12) == 1 and client.history(pin=12)[0]["level"] == 1
+    state = client.world_state()
+    assert state["wifi"]["aps"] == [{"ssid": "lab", "present": False}] and not state["wifi"]["link_up"]
+    assert (state["net"]["blackhole"], state["net"]["latency_ms"]) == (True, 15)
+    client.remove_ap("lab")
+    client.drive(12, None)
+    assert client.level(12) == 0 and world.gpio.describe(12)["driven"] is None
 
 
 def test_world_file(tmp_path):
