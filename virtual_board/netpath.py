@@ -21,6 +21,7 @@ relay then carries bytes both ways, so the world's faults hit the firmware's own
 from __future__ import annotations
 
 import errno
+import logging
 import secrets
 import selectors
 import socket
@@ -38,6 +39,9 @@ CHUNK = 16384
 SEND_TIMEOUT_S = 5.0
 TOKEN_LINE_MAX = 64
 TICK_S = 0.2
+KEEP_FINISHED = 64
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -161,19 +165,35 @@ class NetPath:
     # --- the relay thread
     def _loop(self) -> None:
         while self._running:
-            for key, _ in self._sel.select(self._next_timeout()):
-                kind, conn = key.data
-                if kind == "listen":
-                    self._accept()
-                elif kind == "wake":
-                    self._wake_r.recv(4096)
-                else:
-                    self._on_ready(kind, conn)
-            while self._calls:
-                fn, done = self._calls.popleft()
+            try:
+                self._turn()
+            except Exception:  # one bad connection must not stop the whole path
+                log.exception("network path relay: unexpected error, continuing")
+
+    def _turn(self) -> None:
+        for key, _ in self._sel.select(self._next_timeout()):
+            kind, conn = key.data
+            if kind == "listen":
+                self._accept()
+            elif kind == "wake":
+                self._wake_r.recv(4096)
+            else:
+                self._on_ready(kind, conn)
+        while self._calls:
+            fn, done = self._calls.popleft()
+            try:
                 fn()
+            finally:
                 done.set()
-            self._progress()
+        self._progress()
+        self._prune()
+
+    def _prune(self) -> None:
+        """Forget the oldest finished connections (their fate stays known for a while)."""
+        done = [t for t, c in self._conns.items()
+                if c.state in ("closed", "refused", "aborted", "frozen") and c.fw is None and c.up is None]
+        for token in done[:max(0, len(done) - KEEP_FINISHED)]:
+            del self._conns[token]
 
     def _next_timeout(self) -> float:
         dues = [q[0][0] for c in self._conns.values() for q in (c.to_up, c.to_fw) if q]
@@ -255,6 +275,7 @@ class NetPath:
         conn.up, conn.state = None, "refused"
         self._send(conn.fw, bytes([code]))
         conn.fw.close()
+        conn.fw = None
 
     def _pump(self, conn: _Conn, kind: str) -> None:
         src = conn.fw if kind == "fw" else conn.up
@@ -281,7 +302,7 @@ class NetPath:
             elif conn.state == "connecting" and now >= conn.connect_deadline:
                 self._sel.unregister(conn.up)
                 self._upstream_failed(conn, errno.ETIMEDOUT)
-            if conn.state == "open" or (conn.state == "refused" and conn.to_fw):
+            if conn.state == "open":
                 self._deliver(conn, conn.to_up, conn.up, now)
                 self._deliver(conn, conn.to_fw, conn.fw, now)
                 if conn.fw_eof and conn.up_eof and not conn.to_up and not conn.to_fw:
