@@ -47,6 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                         help="where the JSON-lines control endpoint listens (default %(default)s)")
     parser.add_argument("--pace", action="store_true", help="move bytes no faster than the configured baud rate")
+    parser.add_argument("--make-image", metavar="PATH", help="write a small MicroPython image the board "
+                        "boots (firmware.bin layout) to PATH and exit, starting nothing")
     parser.add_argument("--world", metavar="FILE", help="TOML file with the starting world: Wi-Fi access "
                         "points, link, latency, blackhole, GPIO inputs (format: virtual_board/world_control.py)")
 
@@ -70,6 +72,8 @@ def parse_flash_size(text: str) -> int:
 
 
 def run(args) -> int:
+    if getattr(args, "make_image", None):
+        return _make_image(args.make_image)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -84,6 +88,17 @@ def run(args) -> int:
     except SimError as exc:
         print(f"hil sim: {exc}", file=sys.stderr, flush=True)
         return EXIT_START_FAILED
+
+
+def _make_image(path: str) -> int:
+    from virtual_board.mpimage import make_image
+
+    try:
+        print(make_image(path), flush=True)
+    except OSError as exc:
+        print(f"hil sim: cannot write the image {path}: {exc.strerror}", file=sys.stderr, flush=True)
+        return EXIT_START_FAILED
+    return 0
 
 
 def _start(args, stack: ExitStack) -> dict:
