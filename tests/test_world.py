@@ -3,7 +3,11 @@ files, and umqtt.simple2 on the board's MicroPython riding out link drop and bla
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +20,8 @@ from virtual_board.world_client import WorldClient
 from virtual_board.world_control import WorldFileError
 from virtual_board.world_wifi import (DEFAULT_JOIN_DELAY_S, STAT_CONNECTING, STAT_GOT_IP, STAT_IDLE,
                                       STAT_NO_AP_FOUND, STAT_WRONG_PASSWORD, WifiWorld)
+
+BIN = Path(sys.executable).parent
 
 
 class Clock:
@@ -233,3 +239,72 @@ def test_umqtt_simple2_rides_out_link_drop_and_blackhole(tmp_path):
     assert world.counters["tcp_connections"] >= 3
     assert [m.payload for m in broker.messages.matching("vb/state")] == [b"first", b"after-drop",
                                                                           b"after-blackhole"]
+
+
+BOARD_WORLD = """
+[wifi]
+join_delay_s = 0.5
+[[wifi.ap]]
+ssid = "lab"
+password = "pw"
+"""
+
+
+@pytest.fixture
+def sim_board(tmp_path):
+    """`hil sim --world FILE` on a flash that holds a MicroPython image, with its PTY."""
+    pytest.importorskip("micropython_run")
+    from virtual_board.mpimage import make_image
+
+    image, flash = tmp_path / "fw.bin", tmp_path / "flash.bin"
+    make_image(image, "v1.28.0")
+    data = image.read_bytes()
+    flash.write_bytes(data + b"\xff" * (4 * 1024 * 1024 - len(data)))
+    (tmp_path / "world.toml").write_text(BOARD_WORLD)
+    proc = subprocess.Popen([str(BIN / "hil"), "sim", "--flash", str(flash), "--pty", str(tmp_path / "tty"),
+                             "--state-dir", str(tmp_path / "state"), "--world", str(tmp_path / "world.toml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()
+    found = re.search(r"pty=(\S+) control=(\S+)", line)
+    if not found:
+        proc.kill()
+        pytest.fail(f"hil sim did not get ready: {line!r}")
+    client = WorldClient(found.group(2))
+    yield found.group(1), client
+    client.close()
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def mpremote(pty: str, *args: str) -> str:
+    out = subprocess.run([str(BIN / "mpremote"), "connect", pty, *args], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+JOIN = """
+import network, time, machine
+sta = network.WLAN(network.STA_IF)
+if not sta.active():
+    sta.active(True)
+    sta.connect('lab', 'pw')
+t0 = time.ticks_ms()
+while sta.status() == network.STAT_CONNECTING and time.ticks_diff(time.ticks_ms(), t0) < 10000:
+    time.sleep_ms(50)
+print('status', sta.status(), machine.reset_cause())
+"""
+
+
+@pytest.mark.slow
+def test_world_behind_hil_sim_survives_soft_reset_and_rejoins_after_machine_reset(sim_board):
+    pty, client = sim_board
+    assert mpremote(pty, "exec", JOIN + "machine.Pin(2, machine.Pin.OUT).off()").split() == ["status", "5", "0"]
+    assert [(c["pin"], c["level"], c["source"]) for c in client.history(pin=2)] == [(2, 0, "firmware")]
+    assert client.counters()["wifi_joins"] == 1
+    # mpremote soft-resets before each command: the association survives, as on the chip
+    assert mpremote(pty, "exec", "import network; print(network.WLAN(0).isconnected())").strip() == "True"
+    mpremote(pty, "reset")  # machine.reset(): a full reboot through the ROM
+    assert mpremote(pty, "exec", JOIN).split() == ["status", "5", "4"]  # SOFT_RESET, re-joined by the SDK
+    assert client.counters()["wifi_joins"] == 2
+    assert client.history(pin=2)[-1]["level"] == 1  # after the reset GPIO2 floats up again
