@@ -25,7 +25,7 @@ from fixtures import deploy, packages
 from fixtures.cli import main as hil_main
 from fixtures.device_config import build_device_config
 from fixtures.errors import HilError, ReplUnavailable
-from fixtures.repl import Repl, _open_with_pyserial
+from fixtures.repl import Repl, open_serial
 from fixtures.secrets import Secret
 
 MICROPYTHON = Path(sys.executable).with_name("micropython")
@@ -77,7 +77,7 @@ class BareBoard:
                     os.write(pairs[fd], data)
 
     def repl(self) -> Repl:
-        return Repl(_open_with_pyserial(self.path), self.path)
+        return Repl(open_serial(self.path), self.path)
 
     def files(self) -> dict[str, bytes]:
         return {p.relative_to(self.root).as_posix(): p.read_bytes()
