@@ -3,7 +3,9 @@ files, and umqtt.simple2 on the board's MicroPython riding out link drop and bla
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from fixtures.broker import HilBroker
 from fixtures.packages import Requirement, fetch, read_manifest
 from tests.esp8266_harness import MpProgram
 from virtual_board.control import ControlError, ControlServer
+from virtual_board.netpath import NetPath
 from virtual_board.world import World
 from virtual_board.world_client import WorldClient
 from virtual_board.world_control import WorldFileError
@@ -308,3 +311,38 @@ def test_world_behind_hil_sim_survives_soft_reset_and_rejoins_after_machine_rese
     assert mpremote(pty, "exec", JOIN).split() == ["status", "5", "4"]  # SOFT_RESET, re-joined by the SDK
     assert client.counters()["wifi_joins"] == 2
     assert client.history(pin=2)[-1]["level"] == 1  # after the reset GPIO2 floats up again
+
+
+def relay_connect(net: NetPath, relay: tuple[str, int], dst: tuple[str, int]) -> socket.socket:
+    """What the firmware's socket module does: present the token, then await the status."""
+    sock = socket.create_connection(relay, timeout=5)
+    sock.sendall(net.admit(dst).encode() + b"\n")
+    return sock
+
+
+def test_relay_status_bytes_latency_and_syn_give_up():
+    server = socket.create_server(("127.0.0.1", 0))
+    net = NetPath(upstream_giveup_s=0.5)
+    relay = net.start()
+    try:
+        address = server.getsockname()
+        ok = relay_connect(net, relay, address)
+        assert ok.recv(1) == b"\x00"
+        peer, _ = server.accept()
+        net.set_latency(200)
+        t0 = time.monotonic()
+        ok.sendall(b"hi")
+        peer.settimeout(5)
+        assert peer.recv(2) == b"hi" and time.monotonic() - t0 >= 0.2
+        net.set_latency(0)
+        server.close()
+        refused = relay_connect(net, relay, address)
+        assert refused.recv(1) == bytes([errno.ECONNRESET])
+        net.set_blackhole(True)
+        lost = relay_connect(net, relay, ("127.0.0.1", 9))
+        t0 = time.monotonic()
+        assert lost.recv(1) == bytes([errno.ECONNABORTED]) and time.monotonic() - t0 >= 0.4
+        assert [c["state"] for c in net.connections()] == ["open", "refused", "refused"]
+    finally:
+        net.close()
+        server.close()

@@ -199,7 +199,7 @@ class NetPath:
         dues = [q[0][0] for c in self._conns.values() for q in (c.to_up, c.to_fw) if q]
         dues += [c.start_at for c in self._conns.values() if c.state == "waiting"]
         if not dues or self.blackhole:
-            return TICK_S
+            return TICK_S  # the SYN give-up is checked at this pace
         return max(0.0, min(min(dues) - self._clock(), TICK_S))
 
     def _accept(self) -> None:
@@ -271,7 +271,8 @@ class NetPath:
     def _upstream_failed(self, conn: _Conn, err: int) -> None:
         """A refused SYN comes back as RST (lwIP ERR_RST -> ECONNRESET); silence -> ERR_ABRT."""
         code = errno.ECONNRESET if err == errno.ECONNREFUSED else errno.ECONNABORTED
-        conn.up.close()
+        if conn.up is not None:
+            conn.up.close()
         conn.up, conn.state = None, "refused"
         self._send(conn.fw, bytes([code]))
         conn.fw.close()
@@ -293,11 +294,13 @@ class NetPath:
                 conn.up_eof = True
 
     def _progress(self) -> None:
-        if self.blackhole:
-            return
         now = self._clock()
         for conn in list(self._conns.values()):
-            if conn.state == "waiting" and now >= conn.start_at:
+            if conn.state == "waiting" and now >= conn.start_at + self._giveup_s:
+                self._upstream_failed(conn, errno.ETIMEDOUT)  # every SYN was lost
+            elif self.blackhole:
+                continue
+            elif conn.state == "waiting" and now >= conn.start_at:
                 self._start_upstream(conn)
             elif conn.state == "connecting" and now >= conn.connect_deadline:
                 self._sel.unregister(conn.up)

@@ -19,6 +19,7 @@ import json
 import socket
 import socketserver
 import threading
+import time
 from typing import Any, Callable
 
 from virtual_board.netpath import NetPath
@@ -28,6 +29,8 @@ from virtual_board.world_wifi import STAT_GOT_IP, WifiWorld
 WORLD_HOST = "127.0.0.1"
 EHOSTUNREACH = 113  # lwIP ERR_RTE: no route while the station has no address
 DNS_FAILED = -2  # modlwip getaddrinfo raises OSError(-2) when the lookup fails
+DNS_GIVEUP_S = 5.0  # model value for lwIP's DNS retries while queries go unanswered
+BLACKHOLE_POLL_S = 0.05
 
 
 class World:
@@ -180,6 +183,11 @@ class World:
     def _op_net_resolve(self, msg: dict) -> dict:
         if self.wifi.status() != STAT_GOT_IP:
             return {"errno": DNS_FAILED}
+        deadline = time.monotonic() + DNS_GIVEUP_S
+        while self.net.blackhole:  # the query is lost: lwIP retries, then gives up
+            if time.monotonic() > deadline:
+                return {"errno": DNS_FAILED}
+            time.sleep(BLACKHOLE_POLL_S)
         try:
             return {"ip": socket.gethostbyname(msg["host"])}
         except OSError:
