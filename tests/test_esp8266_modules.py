@@ -302,3 +302,48 @@ print('aliases=', usocket is socket, uselect is select, umachine is machine)
     assert out["aliases"] == "True True True"
     data = (tmp_path / "flash.bin").read_bytes()
     assert data[1000 * 4096:1000 * 4096 + 4] == bytes.fromhex("12345678")
+
+
+def test_timers_run_while_sleeping_and_the_watchdog_reboots(tmp_path, world):
+    lines = run(tmp_path, """
+import machine, time
+ticks = []
+t = machine.Timer(-1)
+t.init(period=50, mode=machine.Timer.PERIODIC, callback=lambda tm: ticks.append(1))
+once = []
+machine.Timer(-1).init(period=30, mode=machine.Timer.ONE_SHOT, callback=lambda tm: once.append(1))
+time.sleep_ms(320)
+t.deinit()
+print('ticks=', 5 <= len(ticks) <= 7, len(once))
+rtc = machine.RTC()
+rtc.memory(b'kept')
+print('rtc=', rtc.memory(), len(rtc.datetime()))
+wdt = machine.WDT(timeout=5000)
+wdt.feed()
+print('ARMED')
+while True:
+    time.sleep_ms(100)
+""", world, timeout=15)
+    out = values(lines)
+    assert out["ticks"] == "True 1"
+    assert out["rtc"] == "b'kept' 8"
+    assert lines[-1] == "VBOARD_RESET wdt"  # _vboard.request_reset: the chip reboots, WDT_RESET
+
+
+@pytest.mark.parametrize("call, kind", [("machine.reset()", "hard"), ("machine.deepsleep(100)", "deepsleep")])
+def test_resets_go_through_the_runtime(tmp_path, world, call, kind):
+    lines = run(tmp_path, "import machine\n" + call + "\nprint('still running')\n", world)
+    assert lines[-1] == f"VBOARD_RESET {kind}"
+
+
+def test_check_fw_on_a_real_image_layout(tmp_path, world):
+    from virtual_board.mpimage import make_image
+
+    make_image(tmp_path / "fw.bin", "v1.28.0")
+    image = (tmp_path / "fw.bin").read_bytes()
+    flash = image + b"\xff" * (4 * 1024 * 1024 - len(image))
+    lines = run(tmp_path / "board", "import esp\nprint('ok=', esp.check_fw())\n", world, flash=flash)
+    size = int.from_bytes(image[0x8FFC:0x9000], "little")
+    assert lines[0] == f"size: {size}"
+    assert lines[1] == "md5: " + image[size:size + 16].hex()
+    assert values(lines)["ok"] == "True"
