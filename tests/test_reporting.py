@@ -1,0 +1,174 @@
+"""The reports: one timeline per test with its MQTT messages and boards, and no secrets."""
+
+from __future__ import annotations
+
+import base64
+import re
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from fixtures.evidence import boards_used, message_event, window_events
+from fixtures.messages import Message, MessageLog
+from fixtures.timeline import Event, Timeline
+
+pytest_plugins = ["pytester"]
+
+SECRET = "hunter2-Wifi-Pw"
+FINGERPRINT = {"mac": "5c:cf:7f:12:34:56", "flash_id": "0x1640ef",
+               "micropython_version": "1.24.1", "free_heap": 31200}
+
+RIG_CONFTEST = f"""
+    import time
+    import pytest
+    from fixtures.messages import Message, MessageLog
+    from fixtures.reporting import BROKER_LOG_KEY, FINGERPRINTS_KEY, TIMELINE_KEY
+    from fixtures.timeline import Timeline
+
+    @pytest.fixture(scope="session")
+    def rig(pytestconfig):
+        timeline = pytestconfig.stash[TIMELINE_KEY] = Timeline()
+        log = pytestconfig.stash[BROKER_LOG_KEY] = MessageLog("broker")
+        pytestconfig.stash[FINGERPRINTS_KEY] = {{"nodemcu-a": {FINGERPRINT!r}}}
+        return timeline, log
+
+    @pytest.fixture
+    def board(rig):
+        timeline, log = rig
+        timeline.action("nodemcu-a", "soft reset before the test")
+        yield timeline, log
+        timeline.action("nodemcu-a", "soft reset after the test")
+
+    def publish(log, topic, payload, retain=False):
+        log.record(Message(topic, payload.encode(), retain=retain, sender="nodemcu-a", at=time.monotonic()))
+"""
+
+RIG_TESTS = """
+    import os
+    from conftest import publish
+
+    SECRET = os.environ["HIL_WIFI_PASSWORD"]
+
+    def test_leaky_failure(board):
+        timeline, log = board
+        timeline.add("console", "nodemcu-a", f"joining hil-test-ap with {SECRET}")
+        publish(log, "hil/nodemcu-a/status", "online", retain=True)
+        publish(log, "hil/nodemcu-a/debug", '{"password": "' + SECRET + '"}')
+        print(f"captured output with {SECRET}")
+        assert SECRET == "the right password"
+
+    def test_figures(board, record_property):
+        record_property("reconnect_seconds", 1.5)
+        record_property("note", f"property with {SECRET}")
+
+    def test_no_board():
+        pass
+"""
+
+
+@pytest.fixture
+def rig_project(pytester, monkeypatch):
+    monkeypatch.setenv("HIL_WIFI_PASSWORD", SECRET)
+    monkeypatch.delenv("HIL_REPORT_DIR", raising=False)
+    pytester.makeconftest(textwrap.dedent(RIG_CONFTEST))
+    pytester.makepyfile(test_rig=textwrap.dedent(RIG_TESTS))
+    return pytester
+
+
+def _testcases(path) -> dict[str, ET.Element]:
+    return {case.get("name"): case for case in ET.parse(path).getroot().iter("testcase")}
+
+
+def _properties(case: ET.Element) -> list[tuple[str, str]]:
+    return [(p.get("name"), p.get("value")) for p in case.iter("property")]
+
+
+def _html_text(path) -> str:
+    """The report and every base64 data URI in it (pytest-html's self-contained extras)."""
+    html = path.read_text()
+    decoded = [base64.b64decode(blob).decode("utf-8", "replace")
+               for blob in re.findall(r"base64,([A-Za-z0-9+/=]+)", html)]
+    return "\n".join([html, *decoded])
+
+
+def test_default_reports_carry_timeline_and_fingerprint_without_secrets(rig_project):
+    result = rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    junit, html = rig_project.path / "reports" / "junit.xml", rig_project.path / "reports" / "report.html"
+    assert junit.exists() and html.exists()
+
+    terminal = result.stdout.str() + result.stderr.str()
+    xml_text, html_text = junit.read_text(), _html_text(html)
+    for name, text in (("terminal", terminal), ("junit", xml_text), ("html", html_text)):
+        assert SECRET not in text, f"the secret leaked into the {name} output"
+    assert re.search(r"-+ timeline -+", terminal)
+    assert "joining hil-test-ap with ***" in terminal
+    assert "hil/nodemcu-a/status online [qos0, retained]" in terminal
+
+    cases = _testcases(junit)
+    failing = dict(_properties(cases["test_leaky_failure"]))
+    assert (failing["board"], failing["mac"], failing["free_heap"]) == ("nodemcu-a", FINGERPRINT["mac"], "31200")
+    timeline = failing["timeline"].splitlines()
+    assert timeline[0].startswith("board nodemcu-a: mac=5c:cf:7f:12:34:56")
+    order = [next(i for i, line in enumerate(timeline) if marker in line)
+             for marker in ("soft reset before", "joining hil-test-ap with ***", "status online",
+                            '{"password": "***"}', "soft reset after")]
+    assert order == sorted(order), timeline
+    assert "***" in cases["test_leaky_failure"].find("failure").get("message")
+
+    figures = dict(_properties(cases["test_figures"]))
+    assert figures["reconnect_seconds"] == "1.5" and figures["note"] == "property with ***"
+    assert "joining" not in figures["timeline"], "an earlier test's events leaked into this window"
+    assert "soft reset before the test" in figures["timeline"]
+    assert _properties(cases["test_no_board"]) == []
+    assert "soft reset before the test" in html_text and "hil/nodemcu-a/status online" in html_text
+
+
+def test_reports_made_by_xdist_workers_are_redacted_too(rig_project):
+    result = rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=2, failed=1)
+    xml_text = (rig_project.path / "reports" / "junit.xml").read_text()
+    assert SECRET not in result.stdout.str() + xml_text
+    assert "joining hil-test-ap with ***" in xml_text
+
+
+def test_user_given_report_paths_win(rig_project):
+    result = rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider",
+                                   "--junitxml=out/run.xml", "--html=out/run.html")
+    result.assert_outcomes(passed=2, failed=1)
+    assert (rig_project.path / "out" / "run.xml").exists() and (rig_project.path / "out" / "run.html").exists()
+    assert not (rig_project.path / "reports").exists()
+
+
+def test_report_dir_from_the_environment(rig_project, monkeypatch):
+    monkeypatch.setenv("HIL_REPORT_DIR", "elsewhere")
+    rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider")
+    assert (rig_project.path / "elsewhere" / "junit.xml").exists()
+
+
+def test_window_holds_only_events_between_its_bounds():
+    timeline, log = Timeline(), MessageLog()
+    before = timeline.add("console", "a", "before", at=10.0)
+    inside = timeline.add("harness", "a", "inside", at=11.0)
+    log.record(Message("t/x", b"m", sender="a", at=11.5))
+    timeline.add("console", "a", "after", at=13.0)
+    events = window_events(timeline, log, since=11.0, until=12.0)
+    assert [e.text for e in events] == [inside.text, "t/x m [qos0]"]
+    assert before not in events
+    assert [e.source for e in window_events(None, log, 0.0, 20.0)] == ["mqtt"]
+
+
+def test_message_event_escapes_and_shortens_payloads():
+    event = message_event(Message("t", b"line1\nline2" + b"x" * 400, qos=1, at=1.0))
+    assert "\n" not in event.text and "line1\\nline2" in event.text
+    assert event.text.endswith("(411 bytes) [qos1]") and event.board == "broker"
+
+
+def test_boards_used_prefers_notes_then_the_window_then_the_fixture():
+    prints = {"a": {}, "b": {}}
+    seen = [Event(1.0, "console", "b", "x"), Event(2.0, "console", "unknown", "y")]
+    assert boards_used(["a"], seen, prints, uses_board_fixture=True) == ["a", "b"]
+    assert boards_used([], seen, prints, uses_board_fixture=False) == ["b"]
+    assert boards_used([], [], prints, uses_board_fixture=True) == ["a", "b"]
+    assert boards_used([], [], prints, uses_board_fixture=False) == []
