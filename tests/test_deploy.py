@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import select
 import subprocess
 import sys
@@ -284,6 +285,28 @@ def test_hil_deploy_board_needs_a_boards_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert hil_main(["deploy", "--board", "bench1", "--broker-host", "127.0.0.1"]) == 1
     assert "no boards file" in capsys.readouterr().err
+
+
+def test_hil_deploy_board_by_name_from_the_inventory_under_its_lease(board, tmp_path, monkeypatch, capsys):
+    cache = tmp_path / "cache"
+    for req in packages.read_manifest():
+        root = cache / "libs" / f"{req.key}-{req.version}"
+        (root / "umqtt").mkdir(parents=True)
+        (root / "umqtt" / "simple2.py").write_bytes(b"class MQTTClient: pass\n")
+        (root / packages.COMPLETE_MARK).write_text("test\n")
+    monkeypatch.setenv(packages.CACHE_ENV, str(cache))
+    monkeypatch.setenv("HIL_LEASE_DIR", str(tmp_path / "leases"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "boards.toml").write_text(f'[[board]]\nname = "bench1"\nport = "{board.path}"\n')
+    assert hil_main(["deploy", "--board", "bench2", "--broker-host", "127.0.0.1"]) == 1
+    assert "known boards: bench1" in capsys.readouterr().err
+    assert hil_main(["deploy", "--board", "bench1", "--broker-host", "127.0.0.1"]) == 0
+    assert "lib/umqtt/simple2.py" in board.files()
+    from fixtures.lease import BoardLease
+    lease = BoardLease(re.sub(r"[^A-Za-z0-9._-]", "_", board.path), tmp_path / "leases", board="bench1",
+                       port=board.path)
+    assert lease.try_acquire(0), "hil deploy kept the board's lease after it finished"
+    lease.release()
 
 
 # --- the device config --------------------------------------------------------------------
