@@ -14,13 +14,14 @@ import socket
 import sys
 import threading
 
-from serial.rfc2217 import IAC, M_NORMAL, PortManager
+from serial.rfc2217 import COM_PORT_OPTION, DONT, IAC, M_NORMAL, PortManager
 
 from virtual_board.wire import resample
 
 INITIAL_HOST_BAUD = 9600  # what an RFC2217 port reports before the client sets a rate
-TAKEOVER_GRACE = 1.0  # a client reconnecting right after closing waits this long for its slot
+TAKEOVER_GRACE = 0.5  # a client reconnecting right after closing waits this long for its slot
 RECV_SIZE = 65536
+REFUSAL_LINGER = 5.0  # longer than a client's 3 s wait for answers to its settings
 LISTEN_BACKLOG = 4
 
 
@@ -216,12 +217,23 @@ class Rfc2217Server:
                 self._slot_free.notify_all()
 
     def _refuse(self, conn: socket.socket, peer: str, holder: str) -> None:
+        """Decline RFC2217 with a one-line reason, then let the client hang up first.
+
+        Declining the COM port option ends the client's Telnet negotiation at once; the
+        reason follows as plain text (the harness's client raises PortBusy with it).
+        pyserial's plain client goes on to send its settings, gets no answer and reports
+        "Remote does not accept parameter change", which esptool turns into "Could not
+        open ..., the port is busy or doesn't exist"; closing first would give it a bare
+        BrokenPipeError instead.
+        """
         reason = (f"BUSY: virtual board {self.board.config.name!r} at {self.url} is in use by "
                   f"{holder}; one client at a time, close the other connection first\r\n")
         print(f"refused RFC2217 client {peer}: port in use by {holder}", file=sys.stderr, flush=True)
         try:
-            conn.sendall(reason.encode())
-            conn.shutdown(socket.SHUT_RDWR)
+            conn.sendall(IAC + DONT + COM_PORT_OPTION + reason.encode())
+            conn.settimeout(REFUSAL_LINGER)
+            while conn.recv(RECV_SIZE):
+                pass
         except OSError:
             pass
         conn.close()
