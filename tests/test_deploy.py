@@ -300,13 +300,18 @@ def test_hil_deploy_board_by_name_from_the_inventory_under_its_lease(board, tmp_
     (tmp_path / "boards.toml").write_text(f'[[board]]\nname = "bench1"\nport = "{board.path}"\n')
     assert hil_main(["deploy", "--board", "bench2", "--broker-host", "127.0.0.1"]) == 1
     assert "known boards: bench1" in capsys.readouterr().err
+    from fixtures.lease import BoardLease
+    monkeypatch.setenv("HIL_LEASE_TIMEOUT", "0.2")
+    held = BoardLease(re.sub(r"[^A-Za-z0-9._-]", "_", board.path), tmp_path / "leases", board="bench1",
+                      port=board.path)
+    assert held.try_acquire(0)
+    try:
+        assert hil_main(["deploy", "--board", "bench1", "--broker-host", "127.0.0.1"]) == 1
+        assert "leased by" in capsys.readouterr().err and board.files() == {}
+    finally:
+        held.release()
     assert hil_main(["deploy", "--board", "bench1", "--broker-host", "127.0.0.1"]) == 0
     assert "lib/umqtt/simple2.py" in board.files()
-    from fixtures.lease import BoardLease
-    lease = BoardLease(re.sub(r"[^A-Za-z0-9._-]", "_", board.path), tmp_path / "leases", board="bench1",
-                       port=board.path)
-    assert lease.try_acquire(0), "hil deploy kept the board's lease after it finished"
-    lease.release()
 
 
 # --- the device config --------------------------------------------------------------------
