@@ -347,3 +347,26 @@ def test_check_fw_on_a_real_image_layout(tmp_path, world):
     assert lines[0] == f"size: {size}"
     assert lines[1] == "md5: " + image[size:size + 16].hex()
     assert values(lines)["ok"] == "True"
+
+
+def test_a_soft_reset_closes_the_previous_runs_sockets(tmp_path, world, peer):
+    source = """
+import network, socket, time
+sta = network.WLAN(network.STA_IF); sta.active(True); sta.connect('lab', 'secret')
+while not sta.isconnected():
+    time.sleep_ms(20)
+s = socket.socket(); s.connect(('127.0.0.1', PORT))
+print('READY')
+time.sleep(60)
+""".replace("PORT", str(peer["port"]))
+    first = MpProgram(tmp_path / "run1", source, world)
+    try:
+        first.expect("READY")
+        second = MpProgram(tmp_path / "run2", "print('booted')\n", world)  # the next run says hello
+        try:
+            second.expect("booted")
+            wait_until(lambda: peer["eofs"] == 1, 5, "the peer gets the FIN of the soft reset")
+        finally:
+            second.close()
+    finally:
+        first.close()

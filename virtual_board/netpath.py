@@ -126,6 +126,10 @@ class NetPath:
     def freeze_all(self) -> None:
         self._run(lambda: self._end_all("frozen"))
 
+    def close_all(self) -> None:
+        """The firmware closed every socket (a soft reset): peers get their FIN."""
+        self._run(lambda: self._end_all("closed"))
+
     def connections(self) -> list[dict]:
         return [{"dst": list(c.dst), "state": c.state} for c in list(self._conns.values())]
 

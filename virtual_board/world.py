@@ -140,6 +140,8 @@ class World:
         return handler(msg)
 
     def _op_hello(self, msg: dict) -> dict:
+        """A (soft) boot of the firmware: the previous run's sockets were closed by it."""
+        self.net.close_all()
         return {"sta_active": self.wifi.sta_active, "ap_active": self.wifi.ap_active}
 
     def _op_gpio_mode(self, msg: dict) -> None:

@@ -174,3 +174,16 @@ def poll_events():
         if p.poll(0):
             _pump()
     _dispatch()
+
+
+def _boot():
+    """Say hello at every boot, soft resets included: the world then closes what the
+    previous run left open, as gc_sweep_all() closes every lwIP socket on a soft reset."""
+    try:
+        if _connect() is not None:
+            call("hello")
+    except OSError as e:
+        print("vboard: world endpoint %r unreachable: %r" % (_vboard.WORLD, e))
+
+
+_boot()
