@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from virtual_board import boot
 from virtual_board.image import Esp8266Image, Segment
 from virtual_board.reset import (BUTTON_FLASH, BUTTON_RST, LATCH_WINDOW, RST_CAUSE_EXTERNAL,
                                  RST_CAUSE_POWER_ON, BootMode, ResetCircuit)
-from virtual_board.wire import rates_match, resample
+from virtual_board.wire import Pacer, rates_match, resample
 
 RFC2217_ACK = 0.05  # pyserial's client waits at least one 50 ms poll for each line change
 
@@ -173,6 +175,15 @@ def test_wire_garbles_at_mismatched_rates(sender, receiver):
     received = resample(text, sender, receiver)
     assert received != text
     assert b"ets Jan" not in received
+
+
+def test_pacer_holds_a_stream_to_the_line_rate():
+    """1152 bytes at 115200 baud take 0.1 s on the wire (a lower bound, never flaky)."""
+    pacer = Pacer()
+    started = time.monotonic()
+    for _ in range(8):
+        pacer.wait(144, 115200)
+    assert time.monotonic() - started >= 0.1 - 0.005
 
 
 def test_banner_for_each_boot():
