@@ -328,6 +328,17 @@ def test_device_config_is_deterministic_json_with_real_secrets():
     assert WIFI_PASSWORD not in repr(describe_device_config(SETTINGS))
 
 
+def test_device_config_tuning_is_whole_numbers_for_the_board():
+    from fixtures.errors import ConfigError
+
+    config = __import__("json").loads(build_device_config(SETTINGS, telemetry_s=2.0, keepalive_s="4"))
+    assert config["telemetry_s"] == 2 and type(config["telemetry_s"]) is int and config["keepalive_s"] == 4
+    with pytest.raises(ConfigError, match="at least 1"):
+        build_device_config(SETTINGS, keepalive_s=0)
+    with pytest.raises(ConfigError, match="unknown firmware tuning"):
+        build_device_config(SETTINGS, colour="red")
+
+
 @pytest.mark.parametrize("change, message", [
     ({"gpio_allow": [2, 6]}, "flash pins"),
     ({"gpio_allow": [17]}, "does not have"),
