@@ -83,6 +83,9 @@ def run(args) -> int:
             _announce(sim)
             while not stop.wait(1.0):
                 pass
+            for endpoint in (sim["server"], sim["pty"], sim["control"]):
+                if endpoint is not None:
+                    endpoint.close()  # no host byte reaches the chip from here on
             sim["board"].shutdown()
         return 0
     except SimError as exc:
