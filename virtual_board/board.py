@@ -131,8 +131,12 @@ class Board:
 
     def reboot(self, cause: int) -> None:
         """A reset from inside the chip (watchdog, machine.reset()): straps re-read."""
+        requested_in = self._session
+
         def run() -> None:
             with self._lock:
+                if requested_in != self._session or not self.circuit.enabled:
+                    return  # the chip was reset from outside meanwhile
                 self._on_reset()
                 mode = BootMode.DOWNLOAD if self.circuit.gpio0_low else BootMode.FLASH
                 self._on_boot(mode, cause)
