@@ -286,6 +286,17 @@ def mpremote(pty: str, *args: str) -> str:
     return out.stdout
 
 
+def mpremote_when_up(pty: str, code: str, timeout: float = 20) -> str:
+    """mpremote exec once the rebooting chip's REPL answers (the ROM text comes first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run([str(BIN / "mpremote"), "connect", pty, "exec", code], capture_output=True,
+                             text=True, timeout=60)
+        if out.returncode == 0:
+            return out.stdout
+        assert time.monotonic() < deadline, out.stdout + out.stderr
+
+
 JOIN = """
 import network, time, machine
 sta = network.WLAN(network.STA_IF)
@@ -307,8 +318,13 @@ def test_world_behind_hil_sim_survives_soft_reset_and_rejoins_after_machine_rese
     assert client.counters()["wifi_joins"] == 1
     # mpremote soft-resets before each command: the association survives, as on the chip
     assert mpremote(pty, "exec", "import network; print(network.WLAN(0).isconnected())").strip() == "True"
+    resets = client.state()["reset_count"]
     mpremote(pty, "reset")  # machine.reset(): a full reboot through the ROM
-    assert mpremote(pty, "exec", JOIN).split() == ["status", "5", "4"]  # SOFT_RESET, re-joined by the SDK
+    deadline = time.monotonic() + 15
+    while client.state()["reset_count"] == resets:
+        assert time.monotonic() < deadline, "machine.reset() did not reboot the chip"
+        time.sleep(0.05)
+    assert mpremote_when_up(pty, JOIN).split() == ["status", "5", "4"]  # SOFT_RESET, re-joined by the SDK
     assert client.counters()["wifi_joins"] == 2
     assert client.history(pin=2)[-1]["level"] == 1  # after the reset GPIO2 floats up again
 
