@@ -1,0 +1,161 @@
+"""`hil compare`: JUnit files of two real pytest runs, side by side, regressions exit 1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fixtures.cli import main
+from fixtures.compare import (FIXED, MISSING, NEW, REGRESSION, SAME, WORSE, Figure, compare_runs, load_run,
+                              regressions)
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One suite whose outcomes and figures are steered by environment variables, so that two
+# runs of it give the two sides of a comparison.
+SUITE = """
+    import os
+    import pytest
+
+    def test_boot(record_property):
+        record_property("free_heap", int(os.environ.get("HEAP", "31000")))
+        record_property("board", "nodemcu-a")
+
+    def test_reconnect(record_property):
+        record_property("reconnect_seconds", float(os.environ.get("RECONNECT", "2.0")))
+        assert os.environ.get("BREAK_RECONNECT") != "1", "no reconnect within 30 s"
+
+    def test_gpio():
+        if os.environ.get("GPIO_ERROR") == "1":
+            raise RuntimeError("probe board gone")
+
+    @pytest.fixture
+    def flaky_setup():
+        if os.environ.get("SETUP_ERROR") == "1":
+            raise RuntimeError("broker did not start")
+
+    def test_publish(flaky_setup):
+        pass
+
+    @pytest.mark.skipif(os.environ.get("WITH_EXTRA") != "1", reason="only in B")
+    def test_extra():
+        pass
+"""
+
+
+@pytest.fixture
+def junit_run(pytester, monkeypatch):
+    """`junit_run(name, **env)` -> path of the JUnit XML of one run of SUITE."""
+    pytester.makepyfile(test_suite=textwrap.dedent(SUITE))
+    pytester.makeini("[pytest]\njunit_family = xunit1\n")
+
+    def run(name: str, **env: str):
+        for key in ("HEAP", "RECONNECT", "BREAK_RECONNECT", "GPIO_ERROR", "SETUP_ERROR", "WITH_EXTRA"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        path = pytester.path / f"{name}.xml"
+        pytester.runpytest(f"--junitxml={path}", "-p", "no:cacheprovider")
+        return path
+    return run
+
+
+def test_identical_runs_have_no_regression(junit_run, capsys):
+    a, b = junit_run("a"), junit_run("b")
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "summary: 0 regression, 0 missing in B, 0 figure worse, 0 fixed, 0 new in B, 5 same" in out
+    assert "reconnect_seconds" in out and "x1.00" in out
+    assert "board" not in out.replace("nodemcu", ""), "a text property is not a figure"
+
+
+def test_failure_error_and_setup_error_in_b_are_regressions(junit_run, capsys):
+    a = junit_run("a")
+    b = junit_run("b", BREAK_RECONNECT="1", GPIO_ERROR="1", SETUP_ERROR="1")
+    assert main(["compare", str(a), str(b)]) == 1
+    rows = {row.test_id.split("::")[-1]: row for row in compare_runs(load_run(a), load_run(b))}
+    assert rows["test_reconnect"].verdict == REGRESSION and rows["test_reconnect"].b.outcome == "failed"
+    assert rows["test_gpio"].b.outcome == "failed"
+    assert rows["test_publish"].verdict == REGRESSION and rows["test_publish"].b.outcome == "error"
+    assert rows["test_boot"].verdict == SAME
+    out = capsys.readouterr().out
+    assert "REGRESSION test_suite::test_reconnect: passed in A, failed in B" in out
+
+
+def test_fixed_and_new_tests_are_not_regressions(junit_run):
+    a = junit_run("a", BREAK_RECONNECT="1")
+    b = junit_run("b", WITH_EXTRA="1")
+    rows = {row.test_id.split("::")[-1]: row for row in compare_runs(load_run(a), load_run(b))}
+    assert rows["test_reconnect"].verdict == FIXED
+    assert rows["test_extra"].verdict == SAME  # skipped in A, passed in B
+    assert main(["compare", str(a), str(b)]) == 0
+
+
+def test_a_test_missing_from_b_is_a_regression(junit_run, pytester, capsys):
+    a = junit_run("a")
+    b = pytester.path / "b.xml"
+    pytester.runpytest(f"--junitxml={b}", "-p", "no:cacheprovider", "-k", "not gpio")
+    assert main(["compare", str(a), str(b)]) == 1
+    assert "REGRESSION test_suite::test_gpio: passed in A, missing in B" in capsys.readouterr().out
+    rows = compare_runs(load_run(b), load_run(a))
+    assert [row.verdict for row in rows if row.test_id.endswith("test_gpio")] == [NEW]
+    assert not regressions(rows)
+
+
+def test_watched_figures_beyond_tolerance_are_regressions(junit_run, capsys):
+    a = junit_run("a", RECONNECT="2.0", HEAP="31000")
+    b = junit_run("b", RECONNECT="3.5", HEAP="15000")
+    args = ["compare", str(a), str(b)]
+    assert main(args) == 0, "figures are only judged when asked for"
+    assert main([*args, "--figure", "reconnect_seconds", "--tolerance", "2"]) == 0
+    assert main([*args, "--figure", "reconnect_seconds", "--tolerance", "1.5"]) == 1
+    assert main([*args, "--figure", "free_heap:higher", "--tolerance", "1.5"]) == 1
+    assert main([*args, "--figure", "free_heap:higher", "--tolerance", "2.5"]) == 0
+    out = capsys.readouterr().out
+    assert "x1.75 WORSE" in out and f"summary: 0 regression, 0 missing in B, 1 {WORSE}" in out
+    assert "REGRESSION test_suite::test_reconnect: passed in A, passed in B; reconnect_seconds 2 -> 3.5 (x1.75 WORSE)" in out
+
+
+def test_markdown_for_the_job_summary(junit_run, capsys):
+    a, b = junit_run("a"), junit_run("b", BREAK_RECONNECT="1", RECONNECT="4")
+    assert main(["compare", "--format", "markdown", str(a), str(b)]) == 1
+    out = capsys.readouterr().out
+    assert "**1 regression(s)**" in out
+    assert "| `test_suite::test_reconnect` | passed | failed | reconnect_seconds 2 → 4 x2.00 | **regression** |" in out
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "no such file"),
+    ("this is not xml", "not a JUnit XML file"),
+    ("<html><body/></html>", "not a JUnit XML file (root element <html>)"),
+])
+def test_unreadable_input_is_a_one_line_error_with_exit_2(tmp_path, junit_run, content, expected):
+    good, bad = junit_run("good"), tmp_path / "bad.xml"
+    if content is not None:
+        bad.write_text(content)
+    result = subprocess.run([sys.executable, "-m", "fixtures.cli", "compare", str(good), str(bad)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and expected in result.stderr and str(bad) in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--tolerance", "0.5"], ["--figure", "x:sideways"]])
+def test_bad_options_are_usage_errors(tmp_path, args):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", *args, "a.xml", "b.xml"])
+    assert exit_info.value.code == 2
+
+
+def test_figure_direction():
+    assert Figure.parse("reconnect_seconds").is_worse(2.0, 3.1, 1.5)
+    assert not Figure.parse("reconnect_seconds").is_worse(2.0, 0.1, 1.5)
+    assert Figure.parse("free_heap:higher").is_worse(30000, 19000, 1.5)
+    assert not Figure.parse("free_heap:higher").is_worse(30000, 60000, 1.5)
+    assert MISSING != REGRESSION
