@@ -57,9 +57,14 @@ def main():
     sta = network.WLAN(network.STA_IF)
     timeout_s = cfg.get('wifi_timeout_s', 20)
     print('main: waiting for wifi %s (deadline %d s)' % (cfg['wifi_ssid'], timeout_s))
-    if not wait_wifi(sta, timeout_s * 1000):
+    try:
+        joined = wait_wifi(sta, timeout_s * 1000)
+    except KeyboardInterrupt:
+        print('main: stopped; REPL available')
+        return
+    if not joined:
         status = sta.status()
-        print('main: wifi failed: %s (status %d); REPL available' % (STATUS_NAMES.get(status, '?'), status))
+        print('main: wifi failed: %s (status %s); REPL available' % (STATUS_NAMES.get(status, '?'), status))
         return
     print('main: wifi up, ip %s' % sta.ifconfig()[0])
     run_service(cfg, sta)

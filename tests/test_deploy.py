@@ -314,6 +314,17 @@ def test_hil_deploy_board_by_name_from_the_inventory_under_its_lease(board, tmp_
     assert "lib/umqtt/simple2.py" in board.files()
 
 
+def test_deploy_errors_never_show_a_secret_the_board_printed(board, tiny_lib):
+    """A boot.py that prints the password and hangs: the DeviceHung quotes its output, masked."""
+    (board.root / "boot.py").write_text(f"print('joining with', {WIFI_PASSWORD!r})\nwhile True:\n    pass\n")
+    with board.repl() as repl:
+        with pytest.raises(HilError) as info:
+            deploy.deploy(repl, local(tiny_lib), out=lambda line: None, secrets=[WIFI_PASSWORD],
+                          enter_timeout=1.0)
+    assert "joining with" in str(info.value) and "***" in str(info.value)
+    assert WIFI_PASSWORD not in str(info.value)
+
+
 # --- the device config --------------------------------------------------------------------
 
 def test_device_config_is_deterministic_json_with_real_secrets():
