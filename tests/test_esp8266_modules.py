@@ -312,6 +312,9 @@ t = machine.Timer(-1)
 t.init(period=50, mode=machine.Timer.PERIODIC, callback=lambda tm: ticks.append(1))
 once = []
 machine.Timer(-1).init(period=30, mode=machine.Timer.ONE_SHOT, callback=lambda tm: once.append(1))
+def boom(tm):
+    raise ValueError('boom')
+machine.Timer(-1).init(period=10, mode=machine.Timer.ONE_SHOT, callback=boom)
 time.sleep_ms(320)
 t.deinit()
 print('ticks=', 5 <= len(ticks) <= 7, len(once))
@@ -326,6 +329,7 @@ while True:
 """, world, timeout=15)
     out = values(lines)
     assert out["ticks"] == "True 1"
+    assert "Uncaught exception in IRQ callback handler" in lines and "ValueError: boom" in lines
     assert out["rtc"] == "b'kept' 8"
     assert lines[-1] == "VBOARD_RESET wdt"  # _vboard.request_reset: the chip reboots, WDT_RESET
 

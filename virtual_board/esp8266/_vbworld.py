@@ -93,16 +93,30 @@ def remove_timer(t):
         _timers.remove(t)
 
 
+def _protected(fn, arg):
+    """Run a soft-IRQ handler as the scheduler does: an exception is printed, not raised."""
+    try:
+        fn(arg)
+    except Exception as e:
+        import sys
+        print("Uncaught exception in IRQ callback handler")
+        sys.print_exception(e)
+
+
 def _dispatch():
     while _events:
         ev = _events.pop(0)
         handler = _irq.get(ev.get("pin"))
         if handler is not None:
-            handler(ev.get("level"))
+            _protected(handler, ev.get("level"))
     now = _time.ticks_ms()
     for t in list(_timers):
         if _time.ticks_diff(now, t.due) >= 0:
-            t.fire()
+            _protected(_fire, t)
+
+
+def _fire(t):
+    t.fire()
 
 
 def _until_timer(ms):
