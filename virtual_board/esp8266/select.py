@@ -8,6 +8,7 @@ POLLIN = 1
 POLLOUT = 4
 POLLERR = 8
 POLLHUP = 16
+POLLNVAL = 32
 
 
 def _host(obj):
@@ -36,9 +37,13 @@ class poll:
                 continue
             obj._settle()
             if obj._state == "closed":
-                out.append((obj, POLLHUP))
-            elif obj._errno or obj._state == "failed":
+                out.append((obj, POLLNVAL))
+            elif obj._state == "new":
+                out.append((obj, POLLHUP))  # lwIP: a socket that is not connected is HUP
+            elif obj._state == "failed":
                 out.append((obj, POLLERR | POLLHUP))
+            elif obj._errno:
+                out.append((obj, obj._poll_error(mask)))
         return out
 
     def poll(self, timeout=-1):
@@ -67,6 +72,8 @@ class poll:
                         out.append((obj, POLLOUT))
                     elif obj._state != "connecting" and obj._state != "connected":
                         out.append((obj, POLLERR | POLLHUP))
+                elif ev & (POLLERR | POLLHUP) and hasattr(obj, "_poll_error"):
+                    out.append((obj, obj._poll_error(mask)))
                 else:
                     out.append((obj, ev))
             if out or (deadline is not None and _t.ticks_diff(deadline, _t.ticks_ms()) <= 0):

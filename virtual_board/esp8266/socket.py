@@ -90,6 +90,18 @@ class socket(io.IOBase):
         self._errno = ECONNABORTED if fate in ("aborted", "frozen") else ECONNRESET
         raise OSError(self._errno)
 
+    def _poll_error(self, mask):
+        """lwIP's poll flags for a broken connection (modlwip MP_STREAM_POLL): a reset one
+        is readable, writable, ERR and HUP; an aborted one (link lost) only ERR."""
+        if not self._errno:
+            try:
+                self._fail()
+            except OSError:
+                pass
+        if self._errno == ECONNRESET:
+            return (mask & 5) | 8 | 16  # (POLLIN|POLLOUT) asked, POLLERR, POLLHUP
+        return 8
+
     def _settle(self):
         """Take the relay's status byte once it has arrived (connecting -> connected)."""
         if self._state != "connecting":
