@@ -113,3 +113,19 @@ def test_port_in_use_is_a_clear_error():
                 broker.start()
         finally:
             broker.close()
+
+
+def test_silent_client_is_dropped_after_one_and_a_half_keepalives_and_its_will_sent(broker):
+    """A half-open client (no PINGREQ, no FIN) is detected as MQTT 3.1.1 section 3.1.2.10 asks."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    silent = paho.Client(CallbackAPIVersion.VERSION2, client_id="silent")
+    silent.will_set("hil/silent/status", "offline", qos=1, retain=True)
+    silent.connect(broker.host, broker.port, keepalive=1)
+    silent.loop(timeout=1.0)  # CONNECT goes out; then nothing more: no loop, no PINGREQ
+    with client(broker, "watcher") as watcher:
+        watcher.subscribe("hil/silent/status")
+        will = watcher.wait_for("hil/silent/status", timeout=TIMEOUT, what="will of the silent client")
+        assert will.payload == b"offline"
+    silent.socket().close()

@@ -1,0 +1,53 @@
+"""Publish: retained online status, telemetry schema and period, offline last will."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from fixtures.mqtt import MqttClient
+
+pytestmark = pytest.mark.hil
+
+TELEMETRY_KEYS = {"uptime_s", "heap_free", "rssi", "reconnects", "version"}
+
+
+def test_online_status_is_retained(device, broker):
+    with MqttClient(broker.host, broker.port, "late-subscriber") as late:
+        late.subscribe(device.topic("status"))
+        status = late.wait_for(device.topic("status"), timeout=5, what="retained status")
+    assert status.payload == b"online" and status.retain
+
+
+def test_telemetry_schema_and_period(device, mqtt, hil_settings, record_property):
+    since = time.monotonic()
+    period = hil_settings.telemetry_period
+    first = mqtt.wait_for(device.topic("telemetry"), since=since, timeout=period * 2 + 5, what="telemetry")
+    second = mqtt.wait_for(device.topic("telemetry"), since=first.at + 0.001, timeout=period * 2 + 5,
+                           what="second telemetry")
+    for message in (first, second):
+        payload = json.loads(message.payload)
+        assert TELEMETRY_KEYS <= set(payload), f"telemetry lacks {TELEMETRY_KEYS - set(payload)}"
+        assert 0 < payload["heap_free"] < 40 * 1024
+    assert json.loads(second.payload)["uptime_s"] > json.loads(first.payload)["uptime_s"]
+    measured = second.at - first.at
+    record_property("telemetry_period_s", round(measured, 3))
+    assert period * 0.5 <= measured <= period * 1.5 + 1, f"telemetry every {measured:.1f} s, configured {period} s"
+
+
+def test_offline_last_will_while_held_in_reset(deployed, device, mqtt, broker, hil_settings, record_property):
+    """The board dies without a DISCONNECT: the broker publishes its will after the keepalive."""
+    since = time.monotonic()
+    will_deadline = hil_settings.mqtt_keepalive * 2 + hil_settings.mqtt_timeout
+    with deployed.held_in_reset():
+        offline = mqtt.wait_for(device.topic("status"), lambda m: m.payload == b"offline", since=since,
+                                timeout=will_deadline, what="offline last will while the board is in reset")
+        with MqttClient(broker.host, broker.port, "late-subscriber") as late:
+            late.subscribe(device.topic("status"))
+            retained = late.wait_for(device.topic("status"), timeout=5, what="retained status")
+        assert (retained.payload, retained.retain) == (b"offline", True)
+    record_property("will_after_s", round(offline.at - since, 3))
+    mqtt.wait_for(device.topic("status"), lambda m: m.payload == b"online", since=offline.at,
+                  timeout=hil_settings.wifi_timeout + hil_settings.mqtt_timeout, what="online again after boot")
