@@ -279,7 +279,7 @@ time.sleep(60)
 def test_esp_flash_and_os(tmp_path, world):
     out = values(run(tmp_path, """
 import esp, os, time
-print('id=', hex(esp.flash_id()), esp.flash_size())
+print('id=', hex(esp.flash_id()), esp.flash_size(), hex(esp.flash_user_start()))
 esp.flash_erase(1000)
 esp.flash_write(1000 * 4096, b'\\x12\\x34\\x56\\x78')
 print('read=', esp.flash_read(1000 * 4096, 4).hex())
@@ -293,7 +293,7 @@ print('epoch=', time.time() < 10 ** 9, len(time.localtime()), time.gmtime(0)[:3]
 import usocket, socket, uselect, select, umachine, machine
 print('aliases=', usocket is socket, uselect is select, umachine is machine)
 """, world))
-    assert out["id"] == "0x1640ef 4194304"
+    assert out["id"] == "0x1640ef 4194304 0x100000"
     assert out["read"] == "12345678"
     assert out["len"] == "len must be multiple of 4"
     assert out["fw"] == "False"  # erased flash holds no firmware

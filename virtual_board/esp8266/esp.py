@@ -16,6 +16,8 @@ LOG_VERBOSE = 5
 _SECTOR = 4096
 _FW_SIZE_AT = 0x8FFC  # makeimg.py: u32 length of the image the MD5 covers
 _FW_SIZE_MAX = 1024 * 1024
+_USER_START_2M = 0x100000  # boards/esp8266_2MiB.ld
+_USER_START_1M = 0x98000  # boards/esp8266_1MiB.ld
 _WINBOND = 0xEF
 _MEMORY_TYPE = 0x40
 _SIZE_CODES = {1 << 20: 0x14, 2 << 20: 0x15, 4 << 20: 0x16, 8 << 20: 0x17, 16 << 20: 0x18}
@@ -50,7 +52,10 @@ def flash_size():
 
 
 def flash_user_start():
-    return _vboard.FS_START
+    """_firmware_size: where irom0 ends in the build's linker script (esp8266_*MiB.ld)."""
+    if _vboard.FS_START:
+        return _vboard.FS_START
+    return _USER_START_2M if _vboard.FLASH_SIZE >= 2 * 1024 * 1024 else _USER_START_1M
 
 
 def _check_range(offset, n):
