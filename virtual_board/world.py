@@ -48,17 +48,12 @@ class World:
         self._control = None
         self.endpoint: tuple[str, int] | None = None  # the world channel, once started
 
-    # --- lifecycle (board.py through the BootContext world hook)
+    # --- lifecycle (hil sim starts it; the application reaches it as BootContext.world)
     def start(self) -> tuple[str, int]:
         """Start the relay and the world channel; returns the channel's (host, port)."""
         self._relay = self.net.start()
-        world = self
-
-        class Handler(_Channel):
-            pass
-
-        Handler.world = world
-        self._server = socketserver.ThreadingTCPServer((WORLD_HOST, 0), Handler)
+        handler = type("WorldChannel", (_Channel,), {"world": self})  # one World per server
+        self._server = socketserver.ThreadingTCPServer((WORLD_HOST, 0), handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="world", daemon=True).start()
         self.endpoint = tuple(self._server.server_address[:2])
