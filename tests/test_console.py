@@ -53,9 +53,12 @@ def test_expect_timeout_names_what_and_shows_the_tail(console):
 
 
 def test_borrowed_port_output_is_not_captured_twice(console):
+    prompt = console.mark()
+    console.write(b"\r")
+    console.expect(r">>> ", timeout=BOOT_TIMEOUT, since=prompt)
     mark = console.mark()
     with console.borrow() as port:
         port.write(b"print('lent')\r")
         port.timeout = 5
-        assert b"lent" in port.read_until(b">>> ")
+        assert port.read_until(b"lent\r\n>>> ").endswith(b"lent\r\n>>> ")
     assert "lent" not in console.text(mark)
