@@ -60,6 +60,7 @@ RIG_TESTS = """
 
     def test_figures(board, record_property):
         record_property("reconnect_seconds", 1.5)
+        record_property("free_heap", 30000)
         record_property("note", f"property with {SECRET}")
 
     def test_no_board():
@@ -118,6 +119,7 @@ def test_default_reports_carry_timeline_and_fingerprint_without_secrets(rig_proj
     assert "***" in cases["test_leaky_failure"].find("failure").get("message")
 
     figures = dict(_properties(cases["test_figures"]))
+    assert [value for name, value in _properties(cases["test_figures"]) if name == "free_heap"] == ["30000"]
     assert figures["reconnect_seconds"] == "1.5" and figures["note"] == "property with ***"
     assert "joining" not in figures["timeline"], "an earlier test's events leaked into this window"
     assert "soft reset before the test" in figures["timeline"]
