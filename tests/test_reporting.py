@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from fixtures.evidence import boards_used, message_event, window_events
+from fixtures.evidence import boards_used, message_event, render_events, window_events
 from fixtures.messages import Message, MessageLog
 from fixtures.timeline import Event, Timeline
 
@@ -174,3 +174,12 @@ def test_boards_used_prefers_notes_then_the_window_then_the_fixture():
     assert boards_used([], seen, prints, uses_board_fixture=False) == ["b"]
     assert boards_used([], [], prints, uses_board_fixture=True) == ["a", "b"]
     assert boards_used([], [], prints, uses_board_fixture=False) == []
+
+
+def test_rendering_escapes_control_characters_and_bounds_the_window():
+    garbled = [Event(1.0, "console", "a", "\x1b[31mred\x00\r")]
+    assert render_events(garbled, 0.0, str.upper).endswith(" \\X1B[31MRED\\X00\\X0D")
+    many = [Event(float(i), "console", "a", f"line {i}") for i in range(100)]
+    lines = render_events(many, 0.0, lambda text: text, limit=20).splitlines()
+    assert len(lines) == 21 and lines[2] == "... 80 events left out ..."
+    assert lines[1].endswith("line 1") and lines[3].endswith("line 82") and lines[-1].endswith("line 99")
