@@ -5,7 +5,9 @@ the board's buttons. The rate the host set is read from the terminal settings th
 the master side (TCGETS2, which also carries non-standard rates such as 74880), and
 bytes exchanged at another rate than the chip's arrive garbled. Output the terminal does
 not read is held up to `OUTPUT_BACKLOG` bytes, then the oldest is lost, as a USB bridge
-with nobody reading loses it; the chip never waits for the terminal. `--pty LINK` names a
+with nobody reading loses it; the chip never waits for the terminal. The master runs in
+packet mode, so a client's input flush (pyserial does one on open, esptool before every
+sync) also discards that backlog. `--pty LINK` names a
 stable symlink to the /dev/pts/N node, replaced atomically at start.
 """
 
@@ -16,6 +18,7 @@ import fcntl
 import os
 import select
 import struct
+import termios
 import threading
 import tty
 from pathlib import Path
@@ -23,6 +26,8 @@ from pathlib import Path
 from virtual_board.wire import resample
 
 TCGETS2 = 0x802C542A  # Linux: struct termios2 with c_ispeed / c_ospeed
+PACKET_DATA = 0  # packet mode: first byte of a read that carries data
+PACKET_FLUSHREAD = 0x01  # TIOCPKT_FLUSHREAD: the terminal discarded its input
 TERMIOS2 = struct.Struct("=4IB19s2I")
 READ_SIZE = 65536
 POLL_INTERVAL = 0.2
@@ -40,12 +45,14 @@ class PtyLink:
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # until a client configures it, nothing is echoed or mangled
         os.set_blocking(self._master, False)
+        fcntl.ioctl(self._master, termios.TIOCPKT, struct.pack("i", 1))
         self.device = os.ttyname(self._slave)
         self.link = Path(link) if link else None
         self._closing = False
         if self.link is not None:
             self._make_link()
         self._out = bytearray()
+        self._out_epoch = 0
         self._out_ready = threading.Condition()
         self._thread = threading.Thread(target=self._read_loop, name="pty-reader", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="pty-writer", daemon=True)
@@ -117,6 +124,7 @@ class PtyLink:
             self._out += received
             if len(self._out) > OUTPUT_BACKLOG:
                 del self._out[:len(self._out) - OUTPUT_BACKLOG]  # nobody reads: the oldest is lost
+                self._out_epoch += 1
             self._out_ready.notify()
 
     def _write_loop(self) -> None:
@@ -124,6 +132,7 @@ class PtyLink:
             with self._out_ready:
                 self._out_ready.wait_for(lambda: self._out or self._closing, POLL_INTERVAL)
                 pending = bytes(self._out[:READ_SIZE])
+                epoch = self._out_epoch
             if not pending:
                 continue
             try:
@@ -134,7 +143,8 @@ class PtyLink:
             except OSError:
                 return
             with self._out_ready:
-                del self._out[:written]
+                if epoch == self._out_epoch:  # else a purge already dropped these bytes
+                    del self._out[:written]
 
     def _read_loop(self) -> None:
         while not self._closing:
@@ -147,5 +157,18 @@ class PtyLink:
                 continue
             except OSError:
                 return
-            if data:
-                self.board.receive(data, self.host_baud())
+            if not data:
+                continue
+            if data[0] == PACKET_DATA:
+                if len(data) > 1:
+                    self.board.receive(data[1:], self.host_baud())
+            elif data[0] & PACKET_FLUSHREAD:
+                self._host_purged()
+
+    def _host_purged(self) -> None:
+        """The terminal flushed its input (tcflush): what it has not read is gone, as on
+        RFC2217's PURGE; a boot still being decided prints its ROM text first."""
+        with self._out_ready:
+            self._out.clear()
+            self._out_epoch += 1
+        self.board.settle()
