@@ -211,3 +211,19 @@ def test_pty_needs_the_buttons_then_flashes(board):
     with esptool_api(pty, baud=460800) as esp:
         write_flash(esp, [(0x40000, data)])
         assert read_flash(esp, 0x40000, len(data)) == data
+
+
+def test_cli_over_the_pty_syncs_only_in_download_mode(board):
+    board.control.reset()
+    wait_for_state(board.control, lambda s: s["mode"] in ("application", "halted"))
+    refused = subprocess.run([sys.executable, "-m", "esptool", "--port", board.pty, "--connect-attempts", "1",
+                              "chip-id"], capture_output=True, text=True, timeout=CLI_TIMEOUT)
+    assert refused.returncode != 0
+    assert "Failed to connect to Espressif device: No serial data received." in refused.stdout + refused.stderr
+    board.control.enter_download_mode()
+    done = subprocess.run([sys.executable, "-m", "esptool", "--port", board.pty, "chip-id"],
+                          capture_output=True, text=True, timeout=CLI_TIMEOUT)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "Chip was NOT reset" in output
+    assert f"Chip ID: {CHIP_ID}" in output
