@@ -43,7 +43,10 @@ class SimBoard:
         if not found:
             self.proc.kill()
             raise RuntimeError(f"hil sim did not get ready: {line!r}")
-        self.url, self.pty, control = found.groups()
+        self.url, self.link_path, control = found.groups()
+        # mpremote reads a /dev/pts/N name with blocking reads and polls any other name
+        # (like the symlink) with 10 ms sleeps: same bytes, the real name is just faster.
+        self.pty = os.path.realpath(self.link_path)
         self.control = ControlClient(control)
 
     def tool(self, *argv: str, timeout: float = TOOL_TIMEOUT, check: bool = True) -> str:
@@ -154,7 +157,7 @@ def test_terminal_session_shows_banner_runs_print_tab_and_history(sim):
 def test_mpremote_ls_cp_exec_run_soft_reset_reset(sim):
     src = sim.tmp / "hello.py"
     src.write_text("print('from file', 6 * 7)\n")
-    out = sim.tool("mpremote", "connect", sim.pty, "fs", "cp", str(src), ":hello.py",
+    out = sim.tool("mpremote", "connect", sim.link_path, "fs", "cp", str(src), ":hello.py",
                    "+", "fs", "ls")
     assert "hello.py" in out and "boot.py" in out
     assert sim.tool("mpremote", "connect", sim.pty, "exec", "import hello").strip() == "from file 42"
