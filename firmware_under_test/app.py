@@ -1,5 +1,6 @@
-# Start-up: wait for the Wi-Fi join that boot.py began (with a deadline), then run the
-# MQTT service. On failure it returns, leaving the REPL usable.
+# Start-up: wait for the Wi-Fi join that boot.py began (with a deadline), report the
+# outcome, then run the MQTT service, which keeps retrying a failed join. CTRL-C stops it
+# and leaves the REPL usable.
 import gc
 import json
 import time
@@ -62,11 +63,12 @@ def main():
     except KeyboardInterrupt:
         print('main: stopped; REPL available')
         return
-    if not joined:
+    if joined:
+        print('main: wifi up, ip %s' % sta.ifconfig()[0])
+    else:
         status = sta.status()
-        print('main: wifi failed: %s (status %s); REPL available' % (STATUS_NAMES.get(status, '?'), status))
-        return
-    print('main: wifi up, ip %s' % sta.ifconfig()[0])
+        print('main: wifi failed: %s (status %s); retrying, CTRL-C for the REPL'
+              % (STATUS_NAMES.get(status, '?'), status))
     run_service(cfg, sta)
 
 

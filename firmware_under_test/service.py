@@ -11,6 +11,9 @@ from outbox import Outbox
 LOOP_MS = 50          # poll period of the main loop
 SOCKET_TIMEOUT_S = 2  # below the ESP8266 watchdog's fixed 5 s
 DELIVERED, TIMED_OUT = 1, 0  # umqtt.simple2 status callback values
+# network.STAT_*: the join failed for good; the SDK will not try again by itself.
+JOIN_FAILED = (2, 3, 4)  # WRONG_PASSWORD, NO_AP_FOUND, CONNECT_FAIL
+IDLE = 0
 
 
 class LinkLost(Exception):
@@ -35,6 +38,8 @@ class Service:
         self.replies = []
         self.reconnects = -1  # the first connect is not a reconnect
         self.up_ms = 0
+        self.wifi_backoff = Backoff(cfg.get('backoff_base_ms', 1000), cfg.get('backoff_cap_ms', 30000))
+        self.rejoin_at = None
 
     # -- session -------------------------------------------------------------------------
 
@@ -99,6 +104,21 @@ class Service:
             if time.ticks_diff(now, c.last_cpacket) > self.keepalive * 1000:
                 raise LinkLost('broker silent for %d s' % self.keepalive)
 
+    def rejoin_wifi(self, now):
+        # A failed join (wrong password, no AP) is retried with backoff until it works.
+        status = self.sta.status()
+        if status not in JOIN_FAILED and status != IDLE:
+            return
+        if self.rejoin_at is not None and time.ticks_diff(now, self.rejoin_at) < 0:
+            return
+        delay = self.wifi_backoff.next_ms()
+        self.rejoin_at = time.ticks_add(now, delay)
+        print('wifi: join failed (status %d); trying again, next in %d ms' % (status, delay))
+        try:
+            self.sta.connect(self.cfg['wifi_ssid'], self.cfg.get('wifi_password', ''))
+        except OSError as exc:
+            print('wifi: connect refused: %r' % (exc,))
+
     def telemetry(self):
         rssi = None
         try:
@@ -124,8 +144,11 @@ class Service:
                 next_tele = time.ticks_add(now, self.tele_ms)
             if self.client is None and time.ticks_diff(now, retry_at) >= 0:
                 if not self.sta.isconnected():
+                    self.rejoin_wifi(now)
                     retry_at = time.ticks_add(now, LOOP_MS * 20)
                 else:
+                    self.wifi_backoff.reset()
+                    self.rejoin_at = None
                     try:
                         self.connect()
                         self.backoff.reset()

@@ -440,15 +440,15 @@ def test_end_to_end_deploy_join_publish_and_answer_gpio(virtual_board, real_libr
 
 
 @pytest.mark.slow
-def test_wrong_wifi_password_leaves_the_repl_usable(virtual_board, real_libraries):
+def test_wrong_wifi_password_is_reported_retried_and_ctrl_c_gives_the_repl(virtual_board, real_libraries):
     settings = dict(SETTINGS, wifi_ssid=E2E_SSID, wifi_password=Secret("not-the-password"))
     files = deploy.local_files(settings, libraries=real_libraries, tuning=E2E_TUNING)
     with Repl.open(virtual_board.url, board="deploy-e2e") as repl:
         deploy.deploy(repl, files, out=lambda line: None)
         started = time.monotonic()
-        console = repl.read_until(b"REPL available", timeout=E2E_TUNING["wifi_timeout_s"] + 5)
-        assert b"wifi failed" in console
+        console = repl.read_until(b"CTRL-C for the REPL", timeout=E2E_TUNING["wifi_timeout_s"] + 5)
+        assert b"wifi failed: wrong password" in console
         assert time.monotonic() - started < E2E_TUNING["wifi_timeout_s"]   # a wrong password ends the wait early
-        repl.read_until(b">>> ", timeout=5)
+        repl.read_until(b"wifi: join failed (status 2); trying again", timeout=10)
         repl.enter(soft_reset=False)
         assert repl.eval("1 + 1") == 2
