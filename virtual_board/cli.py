@@ -4,7 +4,8 @@ Prints one line once every endpoint accepts connections:
 
     READY rfc2217://HOST:PORT [pty=PATH] control=HOST:PORT
 
-and runs until SIGINT or SIGTERM, then closes the flash file intact. Every setting is
+and runs until SIGINT or SIGTERM, then closes the flash file intact. `--make-image PATH`
+writes a small MicroPython image the board boots and exits without starting a board. Every setting is
 checked and every port taken before anything starts, so a bad value or a port in use
 ends with one line on stderr, a non-zero exit, and nothing left behind.
 """
@@ -130,6 +131,7 @@ def _start(args, stack: ExitStack) -> dict:
     if args.pty:
         pty = _take(lambda: PtyLink(args.pty), "PTY")
         stack.callback(pty.close)
+    world = _start_world(args, control, stack)
     try:
         flash = Flash(flash_path, size)
     except FlashFileError as exc:
@@ -137,7 +139,6 @@ def _start(args, stack: ExitStack) -> dict:
     stack.callback(flash.close)
 
     config = BoardConfig(args.name, flash_path, size, mac, state_dir, pace=args.pace)
-    world = _start_world(args, control, stack)
     board = Board(config, flash, world=world)
     server.attach(board)
     if pty is not None:
