@@ -100,3 +100,13 @@ def test_raw_paste_window_and_flow_control(repl):
     assert console.expect(b"\x01") == b"\x01"  # the device asks for the next 128 bytes
     runtime.receive(code[128:] + b"\x04")
     assert console.expect(b"\x04>").endswith(b"\x04101\r\n\x04\x04>")
+
+
+def test_history_starts_empty_after_a_soft_reset(repl):
+    runtime, console = repl
+    runtime.receive(b"print('before reset')\r")
+    console.expect(b"before reset\r\n>>> ")
+    runtime.receive(b"\x04")
+    console.expect(b'Type "help()" for more information.\r\n>>> ')
+    runtime.receive(UP + b"\r")
+    assert console.expect(PROMPT) == b"\r\n>>> "

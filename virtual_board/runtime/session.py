@@ -71,7 +71,9 @@ class ChildSession:
     def start(self) -> None:
         master, slave = pty.openpty()
         tty.setraw(slave)
-        env = dict(os.environ, HOME=str(self._run_dir), PYTHONUNBUFFERED="1")
+        # No HOME: the unix port would keep REPL history in ~/.micropython.history across
+        # resets; the ESP8266 starts every boot with an empty history.
+        env = {k: v for k, v in os.environ.items() if k != "HOME"}
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         self._proc = subprocess.Popen(
