@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +46,51 @@ def test_bad_inventory_is_a_one_line_error_with_exit_1(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == f"hil boards: {path}:4: malformed MAC 'nope': expected six hex pairs like 5c:cf:7f:12:34:56"
     assert "Traceback" not in result.stderr
+
+
+def test_flash_and_console_commands_on_a_virtual_board(tmp_path):
+    from virtual_board import start_board
+    from virtual_board.mpimage import make_image
+
+    image = tmp_path / "fw.bin"
+    make_image(image, version="v1.28.0")
+    env = {**os.environ, "HIL_LEASE_DIR": str(tmp_path / "leases")}
+    with start_board(name="cli", flash=tmp_path / "flash.bin", state_dir=tmp_path) as board:
+        first = subprocess.run([*HIL, "flash", "--port", board.url, str(image)], capture_output=True,
+                               text=True, env=env, timeout=60)
+        assert first.returncode == 0, first.stderr
+        assert "written in" in first.stdout and "MicroPython v1.28.0" in first.stdout
+        again = subprocess.run([*HIL, "flash", "--port", board.url, str(image)], capture_output=True,
+                               text=True, env=env, timeout=60)
+        assert "already held the image: nothing written" in again.stdout
+        console = subprocess.run([*HIL, "console", "--port", board.url, "--reset", "--seconds", "2",
+                                  "--log", str(tmp_path / "console.log")],
+                                 capture_output=True, text=True, env=env, timeout=60)
+        assert "rst cause:2, boot mode:(3," in console.stdout
+        assert "MicroPython v1.28.0 on 2026-04-06" in console.stdout
+        assert "MicroPython v1.28.0" in (tmp_path / "console.log").read_text()
+
+
+def test_flash_refuses_a_bad_image_before_touching_the_port(tmp_path):
+    bad = tmp_path / "firmware.elf"
+    bad.write_bytes(b"\x7fELF" + bytes(64))
+    result = subprocess.run([*HIL, "flash", "--port", "rfc2217://127.0.0.1:9", str(bad)], capture_output=True,
+                            text=True, timeout=60, env={**os.environ,
+                                                        "HIL_LEASE_DIR": str(tmp_path / "leases")})
+    assert result.returncode == 1
+    assert "not an ESP8266 application image" in result.stderr and "the board was not touched" in result.stderr
+
+
+def test_broker_command_prints_ready_and_publishes(tmp_path):
+    import paho.mqtt.publish as publish
+
+    process = subprocess.Popen([*HIL, "broker", "--port", "0", "--seconds", "5"], stdout=subprocess.PIPE, text=True)
+    try:
+        ready = process.stdout.readline().split()
+        assert ready[0] == "READY" and ready[1].startswith("mqtt://127.0.0.1:")
+        port = int(ready[1].rsplit(":", 1)[1])
+        publish.single("hil/manual", "hello", hostname="127.0.0.1", port=port, client_id="manual")
+        assert process.stdout.readline().split() == ["manual", "hil/manual", "[qos0]", "hello"]
+    finally:
+        process.kill()
+        process.wait()
