@@ -13,6 +13,7 @@ pytest.importorskip("micropython_run")
 
 BANNER = b"MicroPython v1.28.0 on 2026-04-06; ESP module with ESP8266\r\n"
 HELP = b'Type "help()" for more information.\r\n>>> '
+PROMPT_ONLY = b">>> "
 FS_OFFSET_4M = 256 * 4096  # protocol doc B §2: sector 256 on a 4 MiB flash
 LFS_MAGIC = b"littlefs"
 
@@ -170,3 +171,24 @@ def test_erased_flash_area_gets_a_fresh_filesystem_each_time(board, tmp_path):
     runtime, console = board()
     assert b"Performing initial setup" in console.expect(HELP)
     assert b"['boot.py']" in run(runtime, console, b"import os; os.listdir()")
+
+
+def test_machine_reset_from_main_py_reboots_instead_of_reaching_the_repl(board):
+    kinds = []
+    done = threading.Event()
+
+    def on_reset(kind):
+        kinds.append(kind)
+        done.set()
+
+    runtime, console = board(on_reset=on_reset)
+    console.expect(HELP)
+    runtime.receive(b"open('main.py','w').write('print(\"resetting\")\\nimport _vboard\\n"
+                    b"_vboard.request_reset(\"wdt\")\\nprint(\"not reached\")\\n')\r")
+    console.expect(PROMPT_ONLY)
+    runtime.receive(b"\x04")
+    assert done.wait(10)
+    assert kinds == ["wdt"]
+    text = console.unread()
+    assert b"resetting\r\n" in text
+    assert b"not reached" not in text and b"\x10" not in text

@@ -53,3 +53,12 @@ def test_prompts_and_partial_lines_are_not_held_back():
     assert t.feed(b"\n  Fi") == b"\r\n"
     assert t.pending()
     assert t.flush() == b"  Fi"
+
+
+def test_reset_mark_is_taken_out_and_reported():
+    t = _translator()
+    assert t.feed(b"bye\n\x10") == b"bye\r\n"
+    assert t.feed(b"RH") == b""
+    assert t.reset_requests == ["hard"]
+    assert t.feed(b"\x10\x10R") == b"\x10R"  # an escaped DLE followed by R is just data
+    assert t.reset_requests == ["hard"]

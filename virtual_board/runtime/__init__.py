@@ -15,10 +15,10 @@ HEAP_SCALE, `flash()` (the flash file, opened before '/' is replaced: use it for
 esp.flash_read/write) and `request_reset(kind)`.
 
 Reset requests: `_vboard.request_reset(kind)` with kind 'hard' (machine.reset()),
-'deepsleep' or 'wdt' records the kind in the run directory and raises SystemExit; the
-child then exits with status 40 (hard), 41 (deepsleep) or 42 (wdt) instead of soft
-rebooting, and the host calls `on_reset(kind)`. Any other exit calls `on_reset('crash')`.
-The board answers by rebooting the chip through the ROM (a new `Runtime`).
+'deepsleep' or 'wdt' writes an in-band mark (DLE 'R' letter, layout.RESET_MARK) to the
+real stdout and waits; the host kills the interpreter at once and calls
+`on_reset(kind)`. An interpreter that dies on its own calls `on_reset('crash')`. The board
+answers by rebooting the chip through the ROM (a new `Runtime`).
 """
 
 from __future__ import annotations

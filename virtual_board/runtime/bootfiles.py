@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +10,8 @@ from virtual_board.runtime.heap import HeapConfig
 from virtual_board.runtime.layout import (
     BOOT_FILE,
     CONFIG_FILE,
-    RESET_REQUEST_FILE,
+    RESET_LETTERS,
+    RESET_MARK,
     VBOARD_MODULE,
 )
 
@@ -72,19 +72,24 @@ def _vboard_source(params: BootParams, run_dir: Path) -> str:
         "HEAP_TOTAL = %d" % heap.total,
         "HEAP_SCALE = %d" % heap.scale,
         "HEAP_FREE_TARGET = %d" % heap.free_target,
-        "RESET_KINDS = ('hard', 'deepsleep', 'wdt')",
+        "_RESET = %r" % {kind: RESET_MARK + letter for kind, letter in RESET_LETTERS.items()},
+        "RESET_KINDS = tuple(_RESET)",
         # Opened now: once the flash filesystem replaces '/', host paths are gone.
         "_flash = open(FLASH_PATH, 'r+b')",
-        "_request = open(%r, 'w')" % str(run_dir / RESET_REQUEST_FILE),
+        "import sys as _sys",
+        "_out = _sys.stdout.buffer  # the real one: the mark must not be escaped",
+        "del _sys",
         "",
         "def flash():",
         "    return _flash",
         "",
         "def request_reset(kind):",
-        "    if kind not in RESET_KINDS:",
+        "    if kind not in _RESET:",
         "        raise ValueError('reset kind must be one of %r' % (RESET_KINDS,))",
-        "    _request.write(kind)",
-        "    raise SystemExit",
+        "    import time",
+        "    _out.write(_RESET[kind])",
+        "    while True:  # the host stops this CPU within milliseconds",
+        "        time.sleep_ms(10)",
         "",
     ]
     return "\n".join(lines)
@@ -108,8 +113,4 @@ def write_run_dir(run_dir: Path, params: BootParams) -> Path:
     (run_dir / VBOARD_MODULE).write_text(_vboard_source(params, run_dir))
     (run_dir / BOOT_FILE).write_text(_entry_source())
     (run_dir / CONFIG_FILE).write_text(json.dumps({"heapsize": params.heap.heapsize}))
-    try:
-        os.unlink(run_dir / RESET_REQUEST_FILE)
-    except FileNotFoundError:
-        pass
     return run_dir

@@ -2,9 +2,8 @@
 
 Started by `session.py` on a PTY (`python -m virtual_board.runtime.child RUN_DIR`).
 Each pass of the loop is one boot of the firmware; returning from `run_main` (CTRL-D,
-`sys.exit`, `machine.soft_reset()`) is a soft reset. A reset request left by
-`_vboard.request_reset()` ends the process with the code from `EXIT_CODES` instead, so
-that the host reboots the whole board.
+`sys.exit`, `machine.soft_reset()`) is a soft reset. Hard resets never come back here:
+the host kills the process (see layout.RESET_MARK).
 """
 
 from __future__ import annotations
@@ -15,14 +14,7 @@ import os
 import signal
 import sys
 
-from virtual_board.runtime.layout import (
-    BOOT_FILE,
-    CONFIG_FILE,
-    EXIT_CODES,
-    REPL_MODE_RAW,
-    RESET_REQUEST_FILE,
-    SOFT_REBOOT_TEXT,
-)
+from virtual_board.runtime.layout import BOOT_FILE, CONFIG_FILE, REPL_MODE_RAW, SOFT_REBOOT_TEXT
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -30,14 +22,6 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 def _repl_mode_cell(module_file: str) -> ctypes.c_int:
     """pyexec_mode_kind lives on across run_main calls: read it to tell raw from friendly."""
     return ctypes.c_int.in_dll(ctypes.CDLL(module_file), "pyexec_mode_kind")
-
-
-def _reset_request(run_dir: str) -> str:
-    try:
-        with open(os.path.join(run_dir, RESET_REQUEST_FILE)) as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 def _die_with_parent() -> None:
@@ -63,9 +47,6 @@ def main(run_dir: str) -> int:
     while True:
         kind = "raw" if mode.value == REPL_MODE_RAW else "friendly"
         micropython_run.run_main(argv_base + [kind])
-        request = _reset_request(run_dir)
-        if request:
-            os._exit(EXIT_CODES[request])  # the chip resets now: no interpreter teardown
         os.write(1, SOFT_REBOOT_TEXT)
 
 

@@ -24,7 +24,6 @@ import tty
 from pathlib import Path
 from typing import Callable
 
-from virtual_board.runtime.layout import RESET_KINDS
 from virtual_board.runtime.translate import OutputTranslator
 
 CTRL_C = 0x03
@@ -96,12 +95,7 @@ class ChildSession:
         """Kill the interpreter at once (chip reset or power-off)."""
         self._stopping.set()
         self._inbox.put(None)
-        if self._proc and self._proc.poll() is None:
-            try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self._proc.wait()
+        self._kill()
         current = threading.current_thread()
         for t in self._threads:
             if t is not current:
@@ -162,14 +156,26 @@ class ChildSession:
             out = self._translator.feed(data) if data else self._translator.flush()
             if out:
                 self._output(out)
+            if self._translator.reset_requests:
+                self._finished(self._translator.reset_requests[0])
+                return
         if self._stopping.is_set():
             return
         out = self._translator.flush()
         if out:
             self._output(out)
-        self._finished()
+        self._finished("crash")
 
-    def _finished(self) -> None:
-        code = self._proc.wait() if self._proc else None
+    def _finished(self, kind: str) -> None:
+        """The CPU stops here: a reset the firmware asked for, or the interpreter died."""
+        self._kill()
         if self._on_exit and not self._stopping.is_set():
-            self._on_exit(RESET_KINDS.get(code, "crash"))
+            self._on_exit(kind)
+
+    def _kill(self) -> None:
+        if self._proc and self._proc.poll() is None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self._proc.wait()

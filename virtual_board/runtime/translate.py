@@ -3,7 +3,8 @@
 On a raw PTY the unix port writes `print` output with bare `\\n`, where the ESP8266's
 cooked stdout sends `\\r\\n`; its banner names linux instead of the ESP module. The
 MicroPython side escapes `sys.stdout.buffer` writes (see `mp/_vsys.py`) so that raw
-binary output survives this translation byte for byte. Traceback lines of the
+binary output survives this translation byte for byte; an unescaped DLE 'R' <letter>
+is a reset request (layout.RESET_MARK), taken out of the stream. Traceback lines of the
 simulator's own MicroPython modules are dropped: on the chip those are C functions
 (or frozen code) and never show up as frames.
 """
@@ -11,6 +12,8 @@ simulator's own MicroPython modules are dropped: on the chip those are C functio
 from __future__ import annotations
 
 import re
+
+from virtual_board.runtime.layout import RESET_BY_LETTER, RESET_MARK
 
 ESCAPE = 0x10  # DLE: the next byte is raw (only `\n` and DLE itself are escaped)
 CR, LF = 0x0D, 0x0A
@@ -30,6 +33,8 @@ class OutputTranslator:
             self._hide = re.compile(rb'  File "(?:' + dirs + rb')[^"\r\n]*", line \d+, in [^\r\n]*\r\n')
         self._prev = 0
         self._escaped = False
+        self._marked = False
+        self.reset_requests: list[str] = []
         self._held = b""
         self._line_start = True
 
@@ -47,8 +52,15 @@ class OutputTranslator:
     def _newlines(self, data: bytes) -> bytes:
         out = bytearray()
         for b in data:
+            if self._marked:
+                self._marked = False
+                self.reset_requests.append(RESET_BY_LETTER.get(b, "crash"))
+                continue
             if self._escaped:
                 self._escaped = False
+                if b == RESET_MARK[1]:
+                    self._marked = True
+                    continue
                 if b not in (LF, ESCAPE):
                     out.append(ESCAPE)
                     self._plain(b, out)
