@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from virtual_board.runtime.console import blank_flash, boot_runtime
+from virtual_board.runtime.fslayout import fs_layout
 
 pytest.importorskip("micropython_run")
 
@@ -192,3 +193,20 @@ def test_machine_reset_from_main_py_reboots_instead_of_reaching_the_repl(board):
     text = console.unread()
     assert b"resetting\r\n" in text
     assert b"not reached" not in text and b"\x10" not in text
+
+
+@pytest.mark.parametrize("size, start, blocks", [
+    (4 * 1024 * 1024, 256, 763), (2 * 1024 * 1024, 256, 251), (1024 * 1024, 153, 98),
+    (512 * 1024, 0, 0),
+])
+def test_filesystem_placement_follows_the_port(size, start, blocks):
+    assert fs_layout(size) == (start, blocks)
+
+
+def test_2mb_flash_gets_its_smaller_filesystem(board, tmp_path):
+    blank_flash(tmp_path / "flash.bin", 2 * 1024 * 1024)
+    runtime, console = board()
+    assert b"Performing initial setup" in console.expect(HELP)
+    assert b"[251, 4096]" in run(runtime, console, b"import os; print([os.statvfs('/')[2], os.statvfs('/')[0]])")
+    flash = (tmp_path / "flash.bin").read_bytes()
+    assert flash[FS_OFFSET_4M + 8:FS_OFFSET_4M + 16] == LFS_MAGIC

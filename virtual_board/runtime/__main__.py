@@ -21,7 +21,7 @@ from pathlib import Path
 from virtual_board.runtime import BootParams, HeapConfig, Runtime
 
 DEFAULT_FLASH_SIZE = 4 * 1024 * 1024
-RESET_CAUSES = {"hard": 4, "deepsleep": 5, "wdt": 1, "crash": 6}  # machine.*_RESET
+RESET_CAUSES = {"hard": 4, "deepsleep": 5, "wdt": 1, "crash": 2}  # machine.reset_cause() values
 
 
 def _parse(argv):
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
         with lock:
             old = state_box["runtime"]
         old.stop()
-        boot(RESET_CAUSES.get(kind, 6))
+        boot(RESET_CAUSES.get(kind, 2))
 
     boot(0)
     print("READY pty=%s flash=%s pid=%d" % (link, flash, os.getpid()), flush=True)

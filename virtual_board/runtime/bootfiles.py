@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from virtual_board.runtime.fslayout import SECTOR, fs_layout
 from virtual_board.runtime.heap import HeapConfig
 from virtual_board.runtime.layout import (
     BOOT_FILE,
@@ -35,7 +36,6 @@ class BootParams:
     machine: str = "ESP module with ESP8266"  # banner's board name, from the image
     world: tuple[str, int] | None = None
     heap: HeapConfig = field(default_factory=HeapConfig)
-    fs_start: int = 0
 
 
 def esp_modules(esp_dir: Path = ESP_DIR) -> list[str]:
@@ -53,14 +53,16 @@ def esp_modules(esp_dir: Path = ESP_DIR) -> list[str]:
     return names
 
 
-def _vboard_source(params: BootParams, run_dir: Path) -> str:
+def _vboard_source(params: BootParams) -> str:
     heap = params.heap
+    start, blocks = fs_layout(params.flash_size)
     lines = [
         "# Generated at each boot by virtual_board/runtime/bootfiles.py.",
         "MAC = %r" % bytes(params.mac),
         "FLASH_SIZE = %d" % params.flash_size,
         "FLASH_PATH = %r" % str(params.flash_path),
-        "FS_START = %d" % params.fs_start,
+        "FS_START = %d" % (start * SECTOR),
+        "FS_BLOCKS = %d" % blocks,
         "RESET_CAUSE = %d" % params.reset_cause,
         "VERSION = %r" % params.version,
         "BUILD_DATE = %r" % params.build_date,
@@ -110,7 +112,7 @@ def _entry_source() -> str:
 def write_run_dir(run_dir: Path, params: BootParams) -> Path:
     """Create (or refresh) the run directory for one chip boot."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / VBOARD_MODULE).write_text(_vboard_source(params, run_dir))
+    (run_dir / VBOARD_MODULE).write_text(_vboard_source(params))
     (run_dir / BOOT_FILE).write_text(_entry_source())
     (run_dir / CONFIG_FILE).write_text(json.dumps({"heapsize": params.heap.heapsize}))
     return run_dir

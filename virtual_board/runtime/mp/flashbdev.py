@@ -6,17 +6,7 @@
 import _vboard
 
 SEC_SIZE = 4096
-SDK_RESERVED = 20480  # the last 20 KiB belong to the SDK
-USER_START_2M = 0x100000  # boards/esp8266_2MiB.ld: irom0 ends at 1 MiB
-USER_START_1M = 0x98000  # boards/esp8266_1MiB.ld
-NATIVE_RESERVE_BELOW = 256  # a sector below 256 gets one sector kept for native code
 ERASED_SECTOR = b"\xff" * 4096
-
-
-def user_start(size):
-    if size >= 2 * 1024 * 1024:
-        return USER_START_2M
-    return USER_START_1M
 
 
 class FlashBdev:
@@ -53,13 +43,11 @@ class FlashBdev:
 
 
 def _make():
-    size = _vboard.FLASH_SIZE
-    if size < 1024 * 1024:
+    # Placement computed on the host (virtual_board/runtime/fslayout.py), as the
+    # port's flashbdev.py does from esp.flash_size() and esp.flash_user_start().
+    if not _vboard.FS_BLOCKS:
         return None
-    start = user_start(size) // SEC_SIZE
-    if start < NATIVE_RESERVE_BELOW:
-        start += 1
-    return FlashBdev(_vboard.flash(), start, (size - SDK_RESERVED) // SEC_SIZE - start)
+    return FlashBdev(_vboard.flash(), _vboard.FS_START // SEC_SIZE, _vboard.FS_BLOCKS)
 
 
 bdev = _make()
