@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from virtual_board.runtime.fslayout import SECTOR, fs_layout
+from virtual_board.runtime.fslayout import SECTOR, fs_layout, user_start
 from virtual_board.runtime.heap import HeapConfig
 from virtual_board.runtime.layout import (
     BOOT_FILE,
@@ -63,6 +63,7 @@ def _vboard_source(params: BootParams) -> str:
         "FLASH_PATH = %r" % str(params.flash_path),
         "FS_START = %d" % (start * SECTOR),
         "FS_BLOCKS = %d" % blocks,
+        "USER_START = %d" % user_start(params.flash_size),
         "RESET_CAUSE = %d" % params.reset_cause,
         "VERSION = %r" % params.version,
         "BUILD_DATE = %r" % params.build_date,

@@ -15,11 +15,16 @@ NATIVE_RESERVE_BELOW = 256
 MIN_FS_FLASH = 1024 * 1024  # the 512K build has no filesystem
 
 
+def user_start(flash_size: int) -> int:
+    """esp.flash_user_start(): the first flash byte past the firmware's irom0 region."""
+    return USER_START_2M if flash_size >= 2 * MIN_FS_FLASH else USER_START_1M
+
+
 def fs_layout(flash_size: int) -> tuple[int, int]:
     """(start sector, block count); (0, 0) when the board has no filesystem."""
     if flash_size < MIN_FS_FLASH:
         return 0, 0
-    start = (USER_START_2M if flash_size >= 2 * MIN_FS_FLASH else USER_START_1M) // SECTOR
+    start = user_start(flash_size) // SECTOR
     if start < NATIVE_RESERVE_BELOW:
         start += 1
     return start, (flash_size - SDK_RESERVED) // SECTOR - start
