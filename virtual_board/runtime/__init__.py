@@ -9,10 +9,17 @@ modules from `virtual_board/esp8266/`, mounts the LFS2 filesystem from the flash
 (creating it on a blank area, as inisetup does), fits the heap, and runs boot.py and,
 in the friendly REPL, main.py.
 
-The `_vboard` module (generated at each boot) gives the ESP8266 modules: MAC,
-FLASH_SIZE, FLASH_PATH, FS_START, RESET_CAUSE, VERSION, BUILD_DATE, WORLD, HEAP_TOTAL,
-HEAP_SCALE, `flash()` (the flash file, opened before '/' is replaced: use it for
-esp.flash_read/write) and `request_reset(kind)`.
+The `_vboard` module (generated at each boot, `bootfiles.py`) gives the ESP8266
+modules: MAC, FLASH_SIZE, FLASH_PATH, FS_START (byte offset), FS_BLOCKS, USER_START,
+RESET_CAUSE (machine.reset_cause() value), VERSION, BUILD_DATE, MACHINE, WORLD
+((host, port) or None), HEAP_TOTAL, HEAP_SCALE, `flash()` (the flash file, opened before
+'/' is replaced: use it for esp.flash_read/write) and `request_reset(kind)`.
+
+Host paths vanish once the flash filesystem replaces '/': every top-level module in
+virtual_board/esp8266/ is imported before that (`bootfiles.esp_modules`), so none of
+them may count on importing another host file later. Their traceback frames, and the
+runtime's own, are removed from the output (on the chip those are C or frozen code).
+CTRL-C (`session.py`) and the heap (`heap.py`) say how they follow the chip.
 
 Reset requests: `_vboard.request_reset(kind)` with kind 'hard' (machine.reset()),
 'deepsleep' or 'wdt' writes an in-band mark (DLE 'R' letter, layout.RESET_MARK) to the
