@@ -23,7 +23,8 @@ import os
 from pathlib import Path
 
 from virtual_board.mpimage import NotMicroPython, recognise
-from virtual_board.uart import FIRMWARE_BAUD
+from virtual_board.runtime.initdata import ensure_init_data
+from virtual_board.uart import BOOT_MESSAGE_BAUD, FIRMWARE_BAUD
 
 # machine.reset_cause() values (ports/esp8266/modmachine.c, SDK rst_info.reason)
 PWRON_RESET = 0
@@ -71,6 +72,10 @@ class MicroPythonApplication:
 
         self.context = context
         self.image = image
+        message = ensure_init_data(context.flash, context.flash_size)
+        if message:
+            context.uart.baud = BOOT_MESSAGE_BAUD  # ets_printf, before the SDK sets 115200
+            context.uart.transmit(message)
         context.uart.baud = FIRMWARE_BAUD
         state = Path(context.state_dir)
         heap_free = getattr(context, "heap_free", None) or os.environ.get(HEAP_FREE_ENV)
