@@ -62,3 +62,8 @@ def test_reset_mark_is_taken_out_and_reported():
     assert t.reset_requests == ["hard"]
     assert t.feed(b"\x10\x10R") == b"\x10R"  # an escaped DLE followed by R is just data
     assert t.reset_requests == ["hard"]
+
+
+def test_crlf_split_across_chunks_is_not_doubled():
+    t = _translator()
+    assert t.feed(b"a\r") + t.feed(b"\nb\n") + t.feed(b"\n") == b"a\r\nb\r\n\r\n"

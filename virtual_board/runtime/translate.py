@@ -18,6 +18,7 @@ from virtual_board.runtime.layout import RESET_BY_LETTER, RESET_MARK
 ESCAPE = 0x10  # DLE: the next byte is raw (only `\n` and DLE itself are escaped)
 CR, LF = 0x0D, 0x0A
 FRAME_START = b'  File "'
+_LONE_LF = re.compile(rb"(?<!\r)\n")
 MAX_FRAME_LINE = 512  # a frame line longer than this is not held back any more
 
 
@@ -50,6 +51,14 @@ class OutputTranslator:
         return bool(self._held)
 
     def _newlines(self, data: bytes) -> bytes:
+        if not data:
+            return data
+        if not self._escaped and not self._marked and ESCAPE not in data:
+            out = _LONE_LF.sub(b"\r\n", data)
+            if data[0] == LF and self._prev == CR:
+                out = out[1:]  # the CR came at the end of the previous chunk
+            self._prev = data[-1]
+            return out
         out = bytearray()
         for b in data:
             if self._marked:
