@@ -100,6 +100,9 @@ def _vboard_source(params: BootParams) -> str:
 
 def _entry_source() -> str:
     return "\n".join([
+        "import micropython",
+        "micropython.kbd_intr(-1)  # like the frozen _boot.py, this part cannot be interrupted",
+        "del micropython",
         "import sys",
         "sys.path[:0] = [%r, %r]" % (str(ESP_DIR), str(MP_DIR)),
         "del sys",
