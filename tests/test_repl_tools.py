@@ -253,3 +253,17 @@ def test_erase_flash_wipes_the_filesystem(sim):
         term.close()
     out = sim.tool("mpremote", "connect", sim.pty, "fs", "ls")
     assert "keep.txt" not in out and "boot.py" in out
+
+
+def test_ampy_cuts_a_blocking_boot_py_short_with_its_ctrl_c(sim):
+    blocking = sim.tmp / "blocking_boot.py"
+    blocking.write_text("import time\nprint('waiting in boot.py')\nwhile True:\n    time.sleep(0.05)\n")
+    ampy = ("ampy", "--port", sim.pty)
+    original = sim.tmp / "boot_original.py"
+    sim.tool(*ampy, "get", "boot.py", str(original))
+    sim.tool(*ampy, "put", str(blocking), "boot.py")
+    try:
+        assert "/boot.py" in sim.tool(*ampy, "ls").split()
+    finally:
+        sim.tool(*ampy, "put", str(original), "boot.py")
+    assert sim.tool(*ampy, "get", "boot.py").startswith("# This file is executed on every boot")
