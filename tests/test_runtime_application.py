@@ -107,3 +107,12 @@ def test_machine_reset_reboots_the_chip_and_reports_soft_reset(chip):
     c.console.expect(PROMPT)
     c.app.receive(b"import _vboard; _vboard.RESET_CAUSE\r")
     assert c.console.expect(b">>> ").endswith(b"\r\n4\r\n>>> ")  # machine.SOFT_RESET
+
+
+def test_heap_size_from_the_environment(chip, monkeypatch):
+    monkeypatch.setenv("HIL_SIM_HEAP_FREE", "12000")
+    c = chip(build_image())
+    c.boot(ROM_CAUSE_RST_PIN)
+    c.console.expect(PROMPT)
+    c.app.receive(b"import gc; gc.mem_free() <= 12000, gc.mem_free() > 9000\r")
+    assert c.console.expect(b">>> ").endswith(b"(True, True)\r\n>>> ")

@@ -20,6 +20,7 @@ the board to reboot; any other boot maps the ROM cause.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from virtual_board.mpimage import NotMicroPython, recognise
@@ -47,6 +48,7 @@ RESET_REQUESTS = {
 }
 REASON_FILE = "sdk_reset_reason"
 HEAP_FREE_ENV = "HIL_SIM_HEAP_FREE"  # free heap after boot, in ESP8266 bytes
+MIN_HEAP_FREE = 1024
 
 
 class SilentApplication:
@@ -78,13 +80,13 @@ class MicroPythonApplication:
             context.uart.transmit(message)
         context.uart.baud = FIRMWARE_BAUD
         state = Path(context.state_dir)
-        heap_free = getattr(context, "heap_free", None) or os.environ.get(HEAP_FREE_ENV)
+        heap_free = _heap_free(context)
         params = BootParams(
             flash_path=str(context.flash_path), flash_size=context.flash_size,
             mac=bytes(context.mac), reset_cause=_take_reason(state, context.reset_cause),
             version=image.version, build_date=image.build_date, machine=image.machine,
             world=_world_address(context),
-            heap=HeapConfig.with_free(int(heap_free)) if heap_free else HeapConfig(),
+            heap=HeapConfig.with_free(heap_free) if heap_free else HeapConfig(),
         )
         self.runtime = Runtime(params, state / "runtime", context.uart.transmit, self._on_reset)
         self.runtime.start()
@@ -102,6 +104,23 @@ class MicroPythonApplication:
         state.mkdir(parents=True, exist_ok=True)
         (state / REASON_FILE).write_text(str(reason))
         self.context.reboot(rom_cause if rom_cause is not None else self.context.reset_cause)
+
+
+def _heap_free(context) -> int | None:
+    """Free heap after boot asked for by the board (BootContext.heap_free) or the
+    environment; a value that is not a positive number is reported and ignored."""
+    value = getattr(context, "heap_free", None) or os.environ.get(HEAP_FREE_ENV)
+    if not value:
+        return None
+    try:
+        free = int(value)
+        if free < MIN_HEAP_FREE:
+            raise ValueError
+    except ValueError:
+        print(f"virtual board: ignoring {HEAP_FREE_ENV}={value!r}: expected bytes of free heap "
+              f"after boot, at least {MIN_HEAP_FREE}", file=sys.stderr)
+        return None
+    return free
 
 
 def _take_reason(state: Path, rom_cause: int) -> int:
