@@ -68,6 +68,7 @@ def _fit_heap():
     _ballast.append(slots)
     reserve = None
     gc.collect()
+    gc.threshold(_vboard.HEAP_TOTAL * _vboard.HEAP_SCALE // 4)  # _boot.py: a quarter of the heap
 
 
 def _exec_file(name, main):
