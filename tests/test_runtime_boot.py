@@ -210,3 +210,20 @@ def test_2mb_flash_gets_its_smaller_filesystem(board, tmp_path):
     assert b"[251, 4096]" in run(runtime, console, b"import os; print([os.statvfs('/')[2], os.statvfs('/')[0]])")
     flash = (tmp_path / "flash.bin").read_bytes()
     assert flash[FS_OFFSET_4M + 8:FS_OFFSET_4M + 16] == LFS_MAGIC
+
+
+def test_ctrl_c_stops_a_silent_main_py_right_after_power_on(board):
+    runtime, console = board()
+    console.expect(HELP)
+    run(runtime, console, b"f = open('main.py','w'); f.write('while True:\\n    pass\\n'); f.close()")
+    runtime.stop()
+    runtime, console = board()  # nothing is printed before main.py starts looping
+    out = b""
+    for _ in range(50):  # CTRL-C sent during boot is queued as input, as on the chip
+        runtime.receive(b"\x03")
+        try:
+            out = console.expect(HELP, timeout=0.2)
+            break
+        except AssertionError:
+            continue
+    assert b'  File "main.py", line 2, in <module>\r\nKeyboardInterrupt: \r\n' in out

@@ -67,3 +67,10 @@ def test_reset_mark_is_taken_out_and_reported():
 def test_crlf_split_across_chunks_is_not_doubled():
     t = _translator()
     assert t.feed(b"a\r") + t.feed(b"\nb\n") + t.feed(b"\n") == b"a\r\nb\r\n\r\n"
+
+
+def test_start_mark_is_taken_out():
+    t = _translator()
+    assert not t.started
+    assert t.feed(b"\x10Sboot\n") == b"boot\r\n"
+    assert t.started

@@ -14,7 +14,13 @@ import os
 import signal
 import sys
 
-from virtual_board.runtime.layout import BOOT_FILE, CONFIG_FILE, REPL_MODE_RAW, SOFT_REBOOT_TEXT
+from virtual_board.runtime.layout import (
+    BOOT_FILE,
+    CONFIG_FILE,
+    REPL_MODE_RAW,
+    SOFT_REBOOT_TEXT,
+    START_MARK,
+)
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -37,6 +43,7 @@ def main(run_dir: str) -> int:
     # Until the interpreter arms its own handler, CTRL-C must not kill or interrupt us:
     # the host only signals when SIGINT is caught, otherwise it queues 0x03 as input.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.write(1, START_MARK)
     import micropython_run
 
     with open(os.path.join(run_dir, CONFIG_FILE)) as f:

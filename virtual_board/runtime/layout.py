@@ -13,5 +13,8 @@ REPL_MODE_RAW = 1  # shared/runtime/pyexec.h: PYEXEC_MODE_RAW_REPL
 # host's translator (which escapes nothing else that way) sees it, kills the child at once
 # and asks the board for a reboot. Text output never carries DLE 'R' except by this.
 RESET_MARK = b"\x10R"
+# child.py writes DLE 'S' once its own SIGINT handling is out of the way: from then on a
+# caught SIGINT is the interpreter's (before it, CPython's handler would kill the child).
+START_MARK = b"\x10S"
 RESET_LETTERS = {"hard": b"H", "deepsleep": b"D", "wdt": b"W"}
 RESET_BY_LETTER = {letter[0]: kind for kind, letter in RESET_LETTERS.items()}

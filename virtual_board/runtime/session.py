@@ -60,7 +60,6 @@ class ChildSession:
         self._inbox: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
         self._last_sigint = 0.0
-        self._booted = threading.Event()  # run_main has started printing
         self._threads: list[threading.Thread] = []
 
     @property
@@ -125,7 +124,7 @@ class ChildSession:
     def _interrupt(self) -> bool:
         """Deliver CTRL-C as SIGINT if the interpreter will turn it into KeyboardInterrupt."""
         proc = self._proc
-        if proc is None or not self._booted.is_set() or not _sigint_caught(proc.pid):
+        if proc is None or not self._translator.started or not _sigint_caught(proc.pid):
             return False
         now = time.monotonic()
         if now - self._last_sigint >= SIGINT_MIN_GAP_S:
@@ -151,8 +150,6 @@ class ChildSession:
                 data = None  # EIO: the child closed the PTY (it exited)
             if data is None or (readable and not data):
                 break
-            if data:
-                self._booted.set()
             out = self._translator.feed(data) if data else self._translator.flush()
             if out:
                 self._output(out)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from virtual_board.runtime.layout import RESET_BY_LETTER, RESET_MARK
+from virtual_board.runtime.layout import RESET_BY_LETTER, RESET_MARK, START_MARK
 
 ESCAPE = 0x10  # DLE: the next byte is raw (only `\n` and DLE itself are escaped)
 CR, LF = 0x0D, 0x0A
@@ -36,6 +36,7 @@ class OutputTranslator:
         self._escaped = False
         self._marked = False
         self.reset_requests: list[str] = []
+        self.started = False  # the child's START_MARK went by
         self._held = b""
         self._line_start = True
 
@@ -69,6 +70,9 @@ class OutputTranslator:
                 self._escaped = False
                 if b == RESET_MARK[1]:
                     self._marked = True
+                    continue
+                if b == START_MARK[1]:
+                    self.started = True
                     continue
                 if b not in (LF, ESCAPE):
                     out.append(ESCAPE)
