@@ -42,12 +42,12 @@ def test_offline_last_will_while_held_in_reset(deployed, device, mqtt, broker, h
     since = time.monotonic()
     will_deadline = hil_settings.mqtt_keepalive * 2 + hil_settings.mqtt_timeout
     with deployed.held_in_reset():
-        offline = mqtt.wait_for(device.topic("status"), lambda m: m.payload == b"offline", since=since,
+        offline = mqtt.wait_for(device.topic("status"), lambda m: m.payload == b"offline" and not m.retain, since=since,
                                 timeout=will_deadline, what="offline last will while the board is in reset")
         with MqttClient(broker.host, broker.port, "late-subscriber") as late:
             late.subscribe(device.topic("status"))
             retained = late.wait_for(device.topic("status"), timeout=5, what="retained status")
         assert (retained.payload, retained.retain) == (b"offline", True)
     record_property("will_after_s", round(offline.at - since, 3))
-    mqtt.wait_for(device.topic("status"), lambda m: m.payload == b"online", since=offline.at,
+    mqtt.wait_for(device.topic("status"), lambda m: m.payload == b"online" and not m.retain, since=offline.at,
                   timeout=hil_settings.wifi_timeout + hil_settings.mqtt_timeout, what="online again after boot")

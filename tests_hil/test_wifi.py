@@ -56,7 +56,8 @@ def test_failed_join_is_reported_retried_and_recovers(deployed, mqtt, hil_topic_
         deployed.console.expect(rf"wifi: join failed \(status {status}\); trying again",
                                 timeout=hil_settings.wifi_timeout, since=boot, what="a retry of the join")
     fixed = time.monotonic()
-    online = mqtt.wait_for(f"{hil_topic_prefix}/+/status", lambda m: m.payload == b"online", since=fixed,
+    online = mqtt.wait_for(f"{hil_topic_prefix}/+/status", lambda m: m.payload == b"online" and not m.retain,
+                           since=fixed,
                            timeout=hil_settings.wifi_timeout + hil_settings.mqtt_timeout + 30,
                            what="online once the access point is right")
     record_property("recovery_s", round(online.at - fixed, 3))
