@@ -24,10 +24,20 @@ MIN_PYTHON = (3, 10)
 SIM_PLATFORMS = {("Linux", "x86_64"), ("Darwin", "arm64")}
 PYTEST_NO_TESTS_COLLECTED = 5
 
+SIM_WORKERS = "2"  # CI machines have 2 cores; also proves two virtual boards run side by side
+
 TASKS = {
     "hil": ("the HIL suite: virtual boards, or the real ones boards.toml lists", ["tests_hil"]),
     "test": ("every test: self-tests of the harness and virtual board, then the HIL suite", []),
 }
+
+
+def default_workers(task: str, extra: list[str]) -> list[str]:
+    """`test` runs on two xdist workers unless real boards are listed or -n was given."""
+    boards_file = Path(os.environ.get("HIL_BOARDS_FILE", ROOT / "boards.toml"))
+    if task != "test" or boards_file.exists() or any(arg.startswith(("-n", "--numprocesses")) for arg in extra):
+        return []
+    return ["-n", SIM_WORKERS]
 
 
 def venv_python() -> Path:
@@ -90,7 +100,7 @@ def main(argv: list[str]) -> int:
         print(f"tasks: setting up {VENV} failed ({' '.join(exc.cmd[1:])} exited {exc.returncode}); "
               "pip's output above says why", file=sys.stderr)
         return 1
-    return run_pytest(paths, argv[1:])
+    return run_pytest(paths, default_workers(argv[0], argv[1:]) + argv[1:])
 
 
 if __name__ == "__main__":
