@@ -94,3 +94,19 @@ def test_broker_command_prints_ready_and_publishes(tmp_path):
     finally:
         process.kill()
         process.wait()
+
+
+def test_console_takes_a_board_name_from_the_inventory(tmp_path):
+    from virtual_board import start_board
+
+    with start_board(name="named", flash=tmp_path / "flash.bin", state_dir=tmp_path) as board:
+        inventory = tmp_path / "boards.toml"
+        inventory.write_text(f'[[board]]\nname = "bench-1"\nport = "{board.url}"\n')
+        env = {**os.environ, "HIL_LEASE_DIR": str(tmp_path / "leases"), "HIL_BOARDS_FILE": str(inventory)}
+        result = subprocess.run([*HIL, "console", "bench-1", "--reset", "--seconds", "1",
+                                 "--log", str(tmp_path / "c.log")], capture_output=True, text=True, env=env,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "hil console: bench-1 on rfc2217://" in result.stderr and "rst cause:2" in result.stdout
+        missing = subprocess.run([*HIL, "console", "bench-9"], capture_output=True, text=True, env=env, timeout=60)
+        assert missing.returncode == 1 and "--board bench-9: not in" in missing.stderr and "bench-1" in missing.stderr
