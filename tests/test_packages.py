@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from fixtures import packages
+from fixtures.deploy import library_files
 from fixtures.errors import PackageUnavailable
 from fixtures.packages import PEP691_JSON, Requirement
 
@@ -110,7 +111,7 @@ def test_fetch_uses_pep691_json_checks_sha256_and_extracts_modules_only(index, c
     assert index.requests[0][0] == "/simple/micropython-tiny-lib/"
     assert PEP691_JSON in index.requests[0][1]
     assert (cache / "archives" / FILENAME).read_bytes() == index.archive
-    files = packages.library_files([lib])
+    files = library_files([lib])
     assert files["lib/tiny/lib.py"].startswith(b"def double")
 
 
@@ -202,12 +203,12 @@ def test_index_urls_default_to_pips_own_default(monkeypatch, tmp_path):
 
 def test_compile_mpy_for_the_esp8266_is_cached(index, cache):
     lib = packages.fetch(REQ, cache=cache, indexes=[index.url])
-    files = packages.library_files([lib], mpy=True, cache=cache)
+    files = library_files([lib], mpy=True, cache=cache)
     assert sorted(files) == ["lib/tiny/__init__.py", "lib/tiny/lib.mpy"]
     assert files["lib/tiny/lib.mpy"][:2] == b"M\x06"
     compiled = list((cache / "mpy").rglob("*.mpy"))
     assert len(compiled) == 1
-    assert packages.library_files([lib], mpy=True, cache=cache) == files
+    assert library_files([lib], mpy=True, cache=cache) == files
 
 
 def test_manifest_declares_umqtt_simple2_with_a_version():

@@ -17,7 +17,6 @@ import select
 import signal
 import subprocess
 import sys
-import termios
 import threading
 import time
 import tty

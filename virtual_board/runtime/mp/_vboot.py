@@ -66,7 +66,7 @@ def _fit_heap():
         except MemoryError:
             size //= 2
     _ballast.append(slots)
-    reserve = None
+    del reserve  # released last, so the free area it held stays in one piece
     gc.collect()
     gc.threshold(_vboard.HEAP_TOTAL * _vboard.HEAP_SCALE // 4)  # _boot.py: a quarter of the heap
 
