@@ -40,6 +40,10 @@ def default_workers(task: str, extra: list[str]) -> list[str]:
     return ["-n", SIM_WORKERS]
 
 
+class SetupError(Exception):
+    """The environment cannot be created on this machine; the message says what to install."""
+
+
 def venv_python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
@@ -62,7 +66,11 @@ def ensure_environment() -> None:
         return
     if not venv_python().exists():
         print(f"tasks: creating {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise SetupError(f"cannot create {VENV} ({exc}); on Debian/Ubuntu install python3-venv "
+                             f"(sudo apt install python3-venv), then run this again") from None
     if not sim_supported():
         print(f"tasks: no MicroPython wheel for {platform.system()} {platform.machine()}: "
               "virtual boards are unavailable here; real boards (boards.toml) still work", flush=True)
@@ -99,6 +107,9 @@ def main(argv: list[str]) -> int:
     except subprocess.CalledProcessError as exc:
         print(f"tasks: setting up {VENV} failed ({' '.join(exc.cmd[1:])} exited {exc.returncode}); "
               "pip's output above says why", file=sys.stderr)
+        return 1
+    except SetupError as exc:
+        print(f"tasks: {exc}", file=sys.stderr)
         return 1
     return run_pytest(paths, default_workers(argv[0], argv[1:]) + argv[1:])
 
