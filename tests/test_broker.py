@@ -85,10 +85,31 @@ def test_kick_drops_a_client_and_sends_its_will(broker):
             broker.kick("victim")
             assert dropped.wait(TIMEOUT), "the kicked client never saw its connection drop"
             assert watcher.wait_for("hil/victim/status", timeout=TIMEOUT).payload == b"offline"
+            will = broker.messages.wait_for("hil/victim/status", timeout=TIMEOUT, what="recorded will")
+            assert (will.payload, will.sender, will.will, will.retain) == (b"offline", "victim", True, True)
     finally:
         victim.loop_stop()
     with pytest.raises(BrokerUnavailable, match="no connected client 'ghost'"):
         broker.kick("ghost")
+
+
+def test_clean_disconnect_records_no_will(broker):
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    polite = paho.Client(CallbackAPIVersion.VERSION2, client_id="polite")
+    polite.will_set("hil/polite/status", "offline", qos=1, retain=True)
+    polite.connect(broker.host, broker.port)
+    polite.loop_start()
+    with client(broker, "watcher") as watcher:
+        watcher.subscribe("hil/polite/#")
+        polite.publish("hil/polite/bye", "bye", qos=1).wait_for_publish(TIMEOUT)
+        polite.disconnect()
+        polite.loop_stop()
+        watcher.wait_for("hil/polite/bye", timeout=TIMEOUT)
+        with pytest.raises(WaitTimeout):
+            watcher.wait_for("hil/polite/status", timeout=1)
+    assert not broker.messages.matching("hil/polite/status")
 
 
 def test_close_frees_port_and_thread():

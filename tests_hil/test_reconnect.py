@@ -50,6 +50,9 @@ def test_broker_kicks_the_client(device, broker, mqtt, hil_settings, record_prop
     broker.kick(device.client_id)
     offline = mqtt.wait_for(device.topic("status"), live(b"offline"), since=kicked, timeout=hil_settings.mqtt_timeout,
                             what="the firmware's last will after the broker dropped it")
+    will = broker.messages.wait_for(device.topic("status"), lambda m: m.will, since=kicked, timeout=5,
+                                    what="the will in the broker's record")
+    assert will.sender == device.client_id
     back = back_online(mqtt, device, offline.at, reconnect_budget(hil_settings), "online after being kicked")
     record_property("reconnect_s", round(back.at - kicked, 3))
 
