@@ -63,3 +63,13 @@ def test_wrong_mac_writes_nothing(board, image):
 def test_board_not_in_download_mode_is_board_not_found(board):
     with open_port(board.url) as port, pytest.raises(BoardNotFound, match="esptool could not talk"):
         identify(port, connect_mode="no-reset")
+
+
+def test_board_that_cannot_hold_the_fast_rate_is_flashed_at_115200(tmp_path, image):
+    lines: list[str] = []
+    with start_board(name="slow-line", flash=tmp_path / "flash.bin", mac=MAC, state_dir=tmp_path,
+                     max_baud=115200) as board, open_port(board.url) as port:
+        outcome = flash_image(port, image, baud=460800, log=lines.append)
+    assert (outcome.fell_back, outcome.baud, outcome.skipped) == (True, 115200, False)
+    assert "flashing at 460800 baud failed; retrying at 115200" in lines
+    assert (tmp_path / "flash.bin").read_bytes()[4:len(image.data)] == image.data[4:]

@@ -68,12 +68,14 @@ def sim_command(*, name: str = "nodemcu", flash: str | os.PathLike | None = None
                 mac: str | None = None, flash_size: str | None = None,
                 pty: str | os.PathLike | None = None, state_dir: str | os.PathLike | None = None,
                 pace: bool = False, rfc2217: str = "127.0.0.1:0",
-                control: str = "127.0.0.1:0", world: str | os.PathLike | None = None) -> list[str]:
+                control: str = "127.0.0.1:0", world: str | os.PathLike | None = None,
+                max_baud: int | None = None) -> list[str]:
     """The `hil sim` command line for these settings."""
     command = [sys.executable, "-m", "virtual_board.cli", "--name", name,
                "--rfc2217", rfc2217, "--control", control]
     for option, value in (("--flash", flash), ("--mac", mac), ("--flash-size", flash_size),
-                          ("--pty", pty), ("--state-dir", state_dir), ("--world", world)):
+                          ("--pty", pty), ("--state-dir", state_dir), ("--world", world),
+                          ("--max-baud", max_baud)):
         if value is not None:
             command += [option, str(value)]
     if pace:

@@ -48,6 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                         help="where the JSON-lines control endpoint listens (default %(default)s)")
     parser.add_argument("--pace", action="store_true", help="move bytes no faster than the configured baud rate")
+    parser.add_argument("--max-baud", type=int, metavar="BAUD",
+                        help="the line garbles what the host sends above this rate (a board that cannot "
+                             "hold high flash rates)")
     parser.add_argument("--make-image", metavar="PATH", help="write a small MicroPython image the board "
                         "boots (firmware.bin layout) to PATH and exit, starting nothing")
     parser.add_argument("--world", metavar="FILE", help="TOML file with the starting world: Wi-Fi access "
@@ -138,7 +141,7 @@ def _start(args, stack: ExitStack) -> dict:
         raise SimError(str(exc)) from None
     stack.callback(flash.close)
 
-    config = BoardConfig(args.name, flash_path, size, mac, state_dir, pace=args.pace)
+    config = BoardConfig(args.name, flash_path, size, mac, state_dir, pace=args.pace, max_baud=args.max_baud)
     board = Board(config, flash, world=world)
     server.attach(board)
     if pty is not None:
