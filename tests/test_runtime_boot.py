@@ -3,6 +3,8 @@ soft and hard resets, banner with the image's version (protocol doc B §1, §2).
 
 from __future__ import annotations
 
+import re
+
 import threading
 
 import pytest
@@ -118,8 +120,10 @@ def test_ctrl_c_interrupts_a_looping_main_py(board):
     console.expect(b"looping\r\n")
     runtime.receive(b"\x03")
     out = console.expect(HELP)
-    assert out.startswith(b'Traceback (most recent call last):\r\n  File "main.py", line 3, in <module>\r\n'
-                          b"KeyboardInterrupt: \r\n")
+    # The line depends on when CTRL-C lands (print may still be returning); main.py never
+    # ends by itself, so any KeyboardInterrupt traceback from it shows the interrupt worked.
+    assert re.match(rb'Traceback \(most recent call last\):\r\n  File "main.py", line [13], in <module>\r\n'
+                    rb"KeyboardInterrupt: \r\n", out)
 
 
 def test_kbd_intr_disabled_loop_ignores_ctrl_c_until_hard_reset(board):
