@@ -81,3 +81,115 @@ def test_load_secrets_file_errors_never_show_values(tmp_path):
         load_secrets_file(path)
     with pytest.raises(ConfigError, match="does not exist"):
         load_secrets_file(tmp_path / "missing.toml")
+
+
+# --- every encoding a secret can take, in every sink (issue 11, defect 5) -------------
+
+NON_ASCII = ["p@ss-Wörd€-ü", "café", "it's \"q\" & <x> \\ 😀"]
+
+
+def spellings(value: str) -> dict[str, str]:
+    """The encodings a user has seen a secret leak in, computed independently of fixtures.secrets."""
+    from urllib.parse import quote, quote_plus
+
+    return {
+        "raw": value,
+        "json ascii": json.dumps(value)[1:-1],
+        "json utf-8": json.dumps(value, ensure_ascii=False)[1:-1],
+        "str repr": repr(value)[1:-1],
+        "str repr beside both quotes": repr(value + "'\"")[1:-4],
+        "bytes repr": repr(value.encode())[2:-1],
+        "url quote": quote(value),
+        "url quote_plus": quote_plus(value),
+        "micropython repr": ascii(value)[1:-1],
+    }
+
+
+@pytest.mark.parametrize("value", NON_ASCII)
+def test_redact_masks_every_encoding_of_a_non_ascii_secret(value):
+    for kind, form in spellings(value).items():
+        out = redact(f"<{form}>", [Secret(value)])
+        assert out == f"<{MASK}>", f"{kind} form {form!r} survived: {out!r}"
+
+
+def _micropython() -> str | None:
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).with_name("micropython")
+    return str(beside) if beside.exists() else shutil.which("micropython")
+
+
+@pytest.mark.parametrize("value", NON_ASCII)
+def test_redact_masks_what_micropython_prints_on_the_board_console(value):
+    """The board prints with MicroPython's own repr (`caf\\xe9`, `\\u20ac`), not CPython's."""
+    import subprocess
+
+    binary = _micropython()
+    if binary is None:
+        pytest.skip("the MicroPython unix port (the sim extra) is not installed")
+    codepoints = [ord(c) for c in value]  # the value itself never appears in the program
+    program = (f"import json\ns = ''.join(chr(c) for c in {codepoints})\n"
+               "print(s); print(repr(s)); print(s.encode()); print(json.dumps(s)); print(repr([s, '\"']))\n")
+    printed = subprocess.run([binary, "-c", program], capture_output=True, timeout=30).stdout.decode()
+    assert len(printed.splitlines()) == 5 and "\\" in printed
+    masked = redact(printed, [Secret(value)])
+    assert [line for line in masked.splitlines() if MASK not in line] == []
+    assert all(form not in masked for form in spellings(value).values())
+
+
+class FakePort:
+    """Enough of a serial port for a Console: bytes fed by the test, read in the fed chunks."""
+
+    def __init__(self):
+        import queue
+
+        self.chunks = queue.Queue()
+        self.timeout, self.baudrate, self.port = 1.0, 115200, "fake"
+
+    @property
+    def in_waiting(self) -> int:
+        return 0
+
+    def read(self, size: int) -> bytes:
+        import queue
+
+        try:
+            return self.chunks.get(timeout=self.timeout)
+        except queue.Empty:
+            return b""
+
+
+def test_console_log_file_and_timeline_mask_remembered_secrets(tmp_path):
+    from fixtures.console import Console
+    from fixtures.secrets import remember
+    from fixtures.timeline import Timeline
+
+    value = "café-€-log"
+    remember(Secret(value))
+    line = " | ".join(spellings(value).values())
+    data = f"joining with {line}\r\n".encode()
+    split = data.index("é".encode()) + 1  # a read ends inside a UTF-8 sequence
+    port, timeline = FakePort(), Timeline()
+    console = Console(port, board="fake", timeline=timeline, log_path=tmp_path / "serial.log")
+    port.chunks.put(data[:split])
+    port.chunks.put(data[split:])
+    console.expect("joining with", timeout=5)
+    console.close()
+    for sink, text in (("log file", (tmp_path / "serial.log").read_text(encoding="utf-8")),
+                       ("timeline", "\n".join(event.text for event in timeline.events()))):
+        assert "joining with ***" in text, f"{sink}: {text!r}"
+        leaked = [kind for kind, form in spellings(value).items() if form in text]
+        assert leaked == [], f"{sink} holds the secret as {leaked}: {text!r}"
+
+
+def test_timeline_events_never_hold_a_remembered_secret():
+    from fixtures.secrets import remember
+    from fixtures.timeline import Timeline
+
+    value = "tïmeline-€"
+    remember(value)
+    timeline = Timeline()
+    timeline.action("board", f"world: wifi.ap.add {{'password': {value!r}}} {value.encode()!r}")
+    assert timeline.events()[0].text == "world: wifi.ap.add {'password': '***'} b'***'"
