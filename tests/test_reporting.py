@@ -230,3 +230,12 @@ def test_non_ascii_secret_is_masked_in_every_encoding_and_report(rig_project, mo
     leaks = [(sink, kind) for sink, text in sinks.items() for kind, form in forms.items() if form in text]
     assert leaks == []
     assert "board printed ***" in sinks["junit"] and "known: '***'" in sinks["terminal"]
+
+
+def test_collection_error_is_masked(rig_project, monkeypatch):
+    monkeypatch.setenv("HIL_WIFI_PASSWORD", NON_ASCII_SECRET)
+    rig_project.makepyfile(test_rig="import os\nraise RuntimeError(os.environ['HIL_WIFI_PASSWORD'].encode())\n")
+    result = rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    text = result.stdout.str() + (rig_project.path / "reports" / "junit.xml").read_text()
+    assert "RuntimeError: b'***'" in text and repr(NON_ASCII_SECRET.encode())[2:-1] not in text
