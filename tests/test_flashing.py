@@ -73,3 +73,98 @@ def test_board_that_cannot_hold_the_fast_rate_is_flashed_at_115200(tmp_path, ima
     assert (outcome.fell_back, outcome.baud, outcome.skipped) == (True, 115200, False)
     assert "flashing at 460800 baud failed; retrying at 115200" in lines
     assert (tmp_path / "flash.bin").read_bytes()[4:len(image.data)] == image.data[4:]
+
+
+# --- refusals after connecting (issue 11, defects 3 and 4) ------------------------------------
+
+BOOT_TIMEOUT = 20
+ONE_MB = 1 << 20
+PROMPT = r">>> "
+
+
+@pytest.fixture
+def one_mb_board(tmp_path, image):
+    """A virtual board with a 1 MB flash chip running the good image, its console open."""
+    from fixtures.console import Console
+    from fixtures.timeline import Timeline
+
+    with start_board(name="small-flash", flash=tmp_path / "flash.bin", mac=MAC, state_dir=tmp_path,
+                     flash_size="1MB") as board, open_port(board.url) as port:
+        console = Console(port, board="small-flash", timeline=Timeline())
+        try:
+            with console.borrow() as lent:
+                flash_image(lent, image, baud=460800)
+            console.expect(PROMPT, timeout=BOOT_TIMEOUT)
+            board.flash_path, board.console = tmp_path / "flash.bin", console
+            yield board
+        finally:
+            console.close()
+
+
+@pytest.fixture(scope="module")
+def oversize(tmp_path_factory, image):
+    """A valid image padded to 1.5 MB: validation against the default 4 MB inventory passes."""
+    path = tmp_path_factory.mktemp("oversize") / "padded.bin"
+    path.write_bytes(image.data + b"\xff" * (ONE_MB * 3 // 2 - len(image.data)))
+    return validate_image(path, FOUR_MB)
+
+
+def refused_then_firmware_runs(board, attempt, error, match):
+    """`attempt(port, lines)` is refused with `error`; the flash is unchanged and the firmware runs again."""
+    before = board.flash_path.read_bytes()
+    lines: list[str] = []
+    mark = board.console.mark()
+    with board.console.borrow() as port, pytest.raises(error, match=match):
+        attempt(port, lines)
+    assert board.flash_path.read_bytes() == before
+    board.console.expect(PROMPT, timeout=BOOT_TIMEOUT, since=mark)  # not left in the ROM loader
+    return lines
+
+
+@pytest.mark.parametrize("force", [True, False])
+def test_image_larger_than_the_chip_is_refused_before_erase(one_mb_board, oversize, force):
+    from fixtures.errors import ImageRejected
+
+    lines = refused_then_firmware_runs(
+        one_mb_board, lambda port, lines: flash_image(port, oversize, baud=460800, force=force, board="nodemcu-a",
+                                                      log=lines.append),
+        ImageRejected, r"1572864 bytes \(1536 KiB\) do not fit in the 1MB \(1024 KiB\) flash chip the board "
+                       r"reports; nothing was erased \(board 'nodemcu-a', port rfc2217://.*flash_size in boards.toml")
+    assert not any("retrying at 115200" in line for line in lines)
+
+
+def test_wrong_mac_leaves_the_board_running_its_firmware(one_mb_board, image):
+    refused_then_firmware_runs(
+        one_mb_board, lambda port, lines: flash_image(port, image, baud=460800, expect_mac="5c:cf:7f:00:00:01"),
+        WrongBoard, "nothing was written")
+
+
+def test_a_command_the_chip_refuses_is_not_retried_at_115200(one_mb_board, oversize, monkeypatch):
+    """A chip whose flash id gives no size: the MD5 read past its end is refused, not a link failure."""
+    import esptool.cmds
+
+    from fixtures.errors import FlashFailed
+
+    monkeypatch.setattr(esptool.cmds, "detect_flash_size", lambda esp: None)
+    lines = refused_then_firmware_runs(
+        one_mb_board, lambda port, lines: flash_image(port, oversize, baud=460800, log=lines.append),
+        FlashFailed, r"the board refused at 460800 baud: .*Failed SPI operation")
+    assert "the flash chip did not report a known size: only the inventory's flash_size was checked" in lines
+    assert not any("retrying at 115200" in line for line in lines)
+
+
+def test_hil_flash_force_of_an_oversize_image_leaves_the_board_as_it_was(tmp_path, oversize):
+    import os
+    import subprocess
+    import sys
+
+    with start_board(name="cli-small", flash=tmp_path / "flash.bin", mac=MAC, state_dir=tmp_path,
+                     flash_size="1MB") as board:
+        before = (tmp_path / "flash.bin").read_bytes()
+        result = subprocess.run([sys.executable, "-m", "fixtures.cli", "flash", "--port", board.url, "--force",
+                                 str(oversize.path)], capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "HIL_LEASE_DIR": str(tmp_path / "leases")})
+        assert result.returncode == 1
+        assert "do not fit in the 1MB (1024 KiB) flash chip the board reports" in result.stderr
+        assert "Erasing" not in result.stdout and "written" not in result.stdout
+        assert (tmp_path / "flash.bin").read_bytes() == before
