@@ -150,3 +150,24 @@ def test_silent_client_is_dropped_after_one_and_a_half_keepalives_and_its_will_s
         will = watcher.wait_for("hil/silent/status", timeout=TIMEOUT, what="will of the silent client")
         assert will.payload == b"offline"
     silent.socket().close()
+
+
+def _not_here() -> str:
+    from fixtures.setting_types import host_addresses
+
+    return next(f"203.0.113.{n}" for n in range(1, 255) if f"203.0.113.{n}" not in host_addresses())
+
+
+@pytest.mark.parametrize("host, port", [("not-here", 0), ("not-here", 18830),
+                                        ("no-such-host.invalid", 0), ("no-such-host.invalid", 18830)])
+def test_bind_address_not_on_this_host_names_it_the_setting_and_the_host_addresses(host, port):
+    """Issue 11, defect 9: `OSError [Errno 99]` and `gaierror` gave no hint what to fix."""
+    host = _not_here() if host == "not-here" else host
+    before = {thread.name for thread in threading.enumerate()}
+    with pytest.raises(BrokerUnavailable) as error:
+        with HilBroker(host, port):
+            pass
+    message = str(error.value)
+    assert host in message and "hil_broker_bind" in message and "127.0.0.1" in message, message
+    assert "this host's addresses" in message
+    assert {thread.name for thread in threading.enumerate()} - before == set(), "a failed start leaked its thread"

@@ -90,3 +90,44 @@ def test_select_by_name_or_tag(tmp_path):
     assert [b.name for b in select_boards(boards, ["nodemcu-2"])] == ["nodemcu-2"]
     with pytest.raises(ConfigError, match="no board has the name or tag 'rig-z'"):
         select_boards(boards, ["rig-z"])
+
+
+@pytest.mark.parametrize("probe, line, expected", [
+    ('gpio_probe = { port = "/dev/ttyUSB9", pins = [4, 12] }\n', 4, 'pins = { "4" = "12" }'),
+    ('gpio_probe = { port = "/dev/ttyUSB9", pins = { "D4" = "12" } }\n', 4, 'pins = { "4" = "12" }'),
+    ('gpio_probe = { port = "/dev/ttyUSB9", pins = { "4" = true } }\n', 4, 'pins = { "4" = "12" }'),
+    ('gpio_probe = { pins = { "4" = "12" } }\n', 4, "needs a 'port'"),
+    ('[board.gpio_probe]\nport = "/dev/ttyUSB9"\npins = [[4, 12]]\n', 6, 'pins = { "4" = "12" }'),
+])
+def test_malformed_gpio_probe_is_an_inventory_error_with_the_expected_form(tmp_path, probe, line, expected):
+    """Issue 11, defect 9: pins given as a list raised a TypeError in `hil boards` and pytest."""
+    path = write(tmp_path, '[[board]]\nname = "a"\nport = "/dev/ttyUSB0"\n' + probe)
+    with pytest.raises(InventoryError) as error:
+        load_inventory(path)
+    assert f"{path}:{line}:" in str(error.value) and expected in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize("url", ["rfc2217://127.0.0.1", "rfc2217://127.0.0.1:", "rfc2217://127.0.0.1?ign_set_control",
+                                 "rfc2217://:4000", "rfc2217://host:99999", "rfc2217://host:0", "rfc2217://host:abc"])
+def test_rfc2217_url_without_a_usable_port_is_refused_with_the_expected_form(tmp_path, url):
+    for text in (f'[[board]]\nname = "a"\nport = "{url}"\n',
+                 f'[[board]]\nname = "a"\nport = "/dev/ttyUSB0"\ngpio_probe = {{ port = "{url}", pins = {{ "4" = "12" }} }}\n'):
+        with pytest.raises(InventoryError) as error:
+            load_inventory(write(tmp_path, text))
+        assert url in str(error.value) and "rfc2217://host:port" in str(error.value), str(error.value)
+
+
+def test_rfc2217_urls_with_options_and_ipv6_are_accepted(tmp_path):
+    text = ('[[board]]\nname = "a"\nport = "rfc2217://rig.local:4000?ign_set_control"\n\n'
+            '[[board]]\nname = "b"\nport = "rfc2217://[::1]:4001"\n')
+    assert [b.port for b in load_inventory(write(tmp_path, text))] == ["rfc2217://rig.local:4000?ign_set_control",
+                                                                       "rfc2217://[::1]:4001"]
+
+
+def test_hil_boards_reports_a_list_of_pins_as_an_error_not_a_traceback(tmp_path, capsys):
+    from fixtures.cli import main as hil_main
+
+    path = write(tmp_path, '[[board]]\nname = "a"\nport = "/dev/ttyUSB0"\n'
+                           'gpio_probe = { port = "/dev/ttyUSB9", pins = [4, 12] }\n')
+    assert hil_main(["boards", "--boards-file", str(path)]) == 1
+    assert f"{path}:4:" in capsys.readouterr().err

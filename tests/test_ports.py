@@ -9,7 +9,7 @@ import tty
 import pytest
 import serial.rfc2217 as rfc2217
 
-from fixtures.errors import BoardNotFound, PortBusy
+from fixtures.errors import BoardNotFound, ConfigError, PortBusy
 from fixtures.ports import Rfc2217Port, open_port
 
 
@@ -103,3 +103,12 @@ def test_esptool_accepts_the_ready_port(board):
         assert esp._port is port
     finally:
         port.close()
+
+
+@pytest.mark.parametrize("url", ["rfc2217://127.0.0.1", "rfc2217://127.0.0.1:99999", "rfc2217://:4000"])
+def test_rfc2217_url_without_a_usable_port_is_a_clear_error(url):
+    """Issue 11, defect 9: pyserial said only `'<=' not supported between int and NoneType`."""
+    with pytest.raises(ConfigError) as error:
+        open_port(url)
+    message = str(error.value)
+    assert url in message and "rfc2217://host:port" in message and "not supported" not in message, message

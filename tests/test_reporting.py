@@ -239,3 +239,27 @@ def test_collection_error_is_masked(rig_project, monkeypatch):
     result.assert_outcomes(errors=1)
     text = result.stdout.str() + (rig_project.path / "reports" / "junit.xml").read_text()
     assert "RuntimeError: b'***'" in text and repr(NON_ASCII_SECRET.encode())[2:-1] not in text
+
+
+@pytest.mark.parametrize("how", ["environment", "command line"])
+def test_unwritable_report_dir_stops_the_run_at_start_up_naming_the_setting(pytester, monkeypatch, how):
+    """Issue 11, defect 9: an unwritable report directory was an INTERNALERROR at the end."""
+    blocker = pytester.path / "a-file"
+    blocker.write_text("not a directory")
+    target = blocker / "reports"
+    monkeypatch.delenv("HIL_REPORT_DIR", raising=False)
+    pytester.makeini("[pytest]\nhil_boards_file = no-such-boards.toml\n")
+    pytester.makeconftest('pytest_plugins = ["fixtures.plugin"]')
+    pytester.makepyfile(test_never="def test_never():\n    raise AssertionError('ran')\n")
+    if how == "environment":
+        monkeypatch.setenv("HIL_REPORT_DIR", str(target))
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+        source = "environment variable HIL_REPORT_DIR"
+    else:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--hil-report-dir={target}")
+        source = "command line option --hil-report-dir"
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = result.stderr.str()
+    assert "INTERNALERROR" not in errors + result.stdout.str()
+    assert f"setting report_dir: cannot write reports to {target} (from {source})" in errors, errors
+    assert "hil_report_dir" in errors
