@@ -1,0 +1,69 @@
+"""`hil deploy --board` on a virtual board listed in a boards.toml: the MAC is checked
+before anything is written, and the firmware gets the same settings the suite gives it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixtures.repl import Repl
+from virtual_board import start_board
+from virtual_board.mpimage import build_image
+
+MICROPYTHON = Path(sys.executable).with_name("micropython")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not MICROPYTHON.exists(), reason="MicroPython unix port not installed ([sim] extra)")]
+
+HIL = [sys.executable, "-m", "fixtures.cli"]
+BOARD_MAC = "5c:cf:7f:de:91:02"
+OTHER_MAC = "5c:cf:7f:de:91:03"
+FLASH_SIZE = 4 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def flashed_board(tmp_path_factory):
+    home = tmp_path_factory.mktemp("deploy-cli")
+    image = build_image("v1.28.0", "2026-04-06")
+    flash = home / "flash.bin"
+    flash.write_bytes(image + b"\xff" * (FLASH_SIZE - len(image)))
+    with start_board(name="deploy-cli", mac=BOARD_MAC, flash=flash, state_dir=home / "state",
+                     log=home / "board.log") as process:
+        yield home, process
+
+
+def hil_deploy(home: Path, url: str, mac: str, **env: str) -> subprocess.CompletedProcess:
+    boards = home / "boards.toml"
+    boards.write_text(f'[[board]]\nname = "bench"\nport = "{url}"\nmac = "{mac}"\n')
+    environment = {**os.environ, "HIL_BOARDS_FILE": str(boards), "HIL_LEASE_DIR": str(home / "leases"), **env}
+    return subprocess.run([*HIL, "deploy", "--board", "bench", "--broker-host", "127.0.0.1", "--no-reset"],
+                          capture_output=True, text=True, env=environment, timeout=120)
+
+
+def board_files(url: str) -> dict[str, bytes]:
+    with Repl.open(url, board="deploy-cli") as repl:
+        repl.enter(soft_reset=False)
+        names = repl.eval("__import__('os').listdir()")
+        files = {name: repl.get(name) for name in names if name.endswith(".json")}
+        repl.leave()
+    return files
+
+
+def test_a_board_with_another_mac_is_refused_and_nothing_is_written(flashed_board):
+    home, process = flashed_board
+    result = hil_deploy(home, process.url, OTHER_MAC)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"found MAC {BOARD_MAC}, the inventory expects {OTHER_MAC}" in result.stderr
+    assert "config.json" not in board_files(process.url)
+
+
+def test_the_deploy_writes_the_settings_the_suite_would(flashed_board):
+    home, process = flashed_board
+    result = hil_deploy(home, process.url, BOARD_MAC, HIL_TELEMETRY_PERIOD="4", HIL_MQTT_KEEPALIVE="11")
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = json.loads(board_files(process.url)["config.json"])
+    assert (config["telemetry_s"], config["keepalive_s"]) == (4, 11)
