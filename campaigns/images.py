@@ -34,7 +34,9 @@ RANDOM_BYTES = 64 * 1024
 OVERSIZE_MARGIN = 64 * 1024
 LYING_INVENTORY_SIZE = 16 << 20  # boards.toml claims 16MB; the chip reports its real size
 FLASH_BAUD = 460800
-REASON_WIDTH = 70
+REASON_WIDTH = 90
+PROMPT = r">>> "
+BOOT_TIMEOUT_S = 20.0
 # ESP32 app image (esptool bin_image.ESP32FirmwareImage): V1 header, 16-byte extended header.
 ESP32_ENTRY = 0x40080400
 ESP32_DRAM = 0x3FFB0000
@@ -92,6 +94,20 @@ def flash_digest(record) -> str:
     return digest
 
 
+def boot_to_prompt(record) -> None:
+    """Let the firmware finish its first boot (MicroPython formats its filesystem then) and prompt."""
+    from fixtures.console import Console
+    from fixtures.ports import open_port
+    from fixtures.timeline import Timeline
+
+    with open_port(record.port) as port:
+        console = Console(port, board=record.name, timeline=Timeline())
+        try:
+            console.expect(PROMPT, timeout=BOOT_TIMEOUT_S, since=console.hard_reset())
+        finally:
+            console.close()
+
+
 def _cases(ctx: Context, sim: bytes, published: Path | None, flash_size: int) -> list[tuple[str, bytes, int | None]]:
     """(case, file contents, inventory flash size override or None)."""
     rng = random.Random(RANDOM_SEED)
@@ -137,6 +153,7 @@ def run(ctx: Context) -> Result:
     with virtual_board("campaign-images", ctx.work_dir / "board", wifi_ssid="campaign-ap",
                        wifi_password=None) as (record, _process):
         flash_file(record, sim_path, baud=FLASH_BAUD)
+        boot_to_prompt(record)  # else its first-boot filesystem lands mid-campaign as a "change"
         before = flash_digest(record)
         cases = _cases(ctx, sim_path.read_bytes(), published, record.flash_size)
         for index, (case, data, inventory_size) in enumerate(cases):
