@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import select
 import subprocess
 import sys
@@ -300,10 +299,10 @@ def test_hil_deploy_board_by_name_from_the_inventory_under_its_lease(board, tmp_
     (tmp_path / "boards.toml").write_text(f'[[board]]\nname = "bench1"\nport = "{board.path}"\n')
     assert hil_main(["deploy", "--board", "bench2", "--broker-host", "127.0.0.1"]) == 1
     assert "known boards: bench1" in capsys.readouterr().err
-    from fixtures.lease import BoardLease
+    from fixtures.inventory import BoardRecord
+    from fixtures.lease import lease_for
     monkeypatch.setenv("HIL_LEASE_TIMEOUT", "0.2")
-    held = BoardLease(re.sub(r"[^A-Za-z0-9._-]", "_", board.path), tmp_path / "leases", board="bench1",
-                      port=board.path)
+    held = lease_for(BoardRecord(name="another-run", port=board.path), tmp_path / "leases")
     assert held.try_acquire(0)
     try:
         assert hil_main(["deploy", "--board", "bench1", "--broker-host", "127.0.0.1"]) == 1

@@ -100,3 +100,30 @@ def test_more_workers_than_boards_fails_at_start_up(pytester):
     result = pytester.runpytest_subprocess("-n", "3")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*3 xdist workers but only 2 boards (b0, b1)*run with -n 2*"])
+
+
+def test_a_board_named_by_port_and_by_name_is_one_lease(tmp_path):
+    """`hil flash --port URL` and a run with `--board NAME` (same port, MAC known) exclude each other."""
+    from fixtures.inventory import BoardRecord
+    from fixtures.lease import lease_for
+
+    by_name = BoardRecord(name="nodemcu-a", port="rfc2217://rig:4000", mac="5c:cf:7f:00:00:01")
+    by_port = BoardRecord(name="rig:4000", port="rfc2217://rig:4000")
+    with lease_for(by_name, tmp_path).acquire(timeout=1):
+        contender = lease_for(by_port, tmp_path)
+        assert not contender.try_acquire(0.1)
+        assert f"pid {os.getpid()}" in contender.read_holder().describe()
+    with lease_for(by_port, tmp_path).acquire(timeout=1):
+        assert not lease_for(by_name, tmp_path).try_acquire(0.1)
+
+
+def test_a_link_and_the_device_it_names_are_one_port(tmp_path):
+    from fixtures.inventory import BoardRecord
+    from fixtures.lease import lease_for
+
+    device = tmp_path / "ttyUSB0"
+    device.write_text("")
+    link = tmp_path / "usb-1a86_USB2.0-Serial-if00-port0"
+    link.symlink_to(device)
+    with lease_for(BoardRecord(name="a", port=str(link)), tmp_path / "leases").acquire(timeout=1):
+        assert not lease_for(BoardRecord(name="b", port=str(device)), tmp_path / "leases").try_acquire(0.1)
