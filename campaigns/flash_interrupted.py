@@ -58,8 +58,7 @@ def kill_mid_write(url: str, image: Path, point: float, env: dict, deadline: flo
     process = subprocess.Popen([*HIL, "--port", url, "--force", str(image)], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, env=env)
     lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout] + [lines.put(None)],
-                     daemon=True).start()
+    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
     output, seen = [], None
     try:
         while seen is None and time.monotonic() < deadline:
@@ -79,6 +78,13 @@ def kill_mid_write(url: str, image: Path, point: float, env: dict, deadline: flo
             process.kill()
         process.wait()
     return seen, "".join(output)
+
+
+def _pump(stream, lines: queue.Queue) -> None:
+    """Lines of the subprocess's output into `lines`, then None at its end."""
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
 
 
 def holds_image(record, image: Path) -> bool:
