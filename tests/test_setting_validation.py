@@ -3,7 +3,6 @@ start-up, naming the setting, the value and its source; markers get the same che
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
 
