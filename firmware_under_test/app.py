@@ -72,18 +72,24 @@ def main():
     run_service(cfg, sta)
 
 
+def client_factory(cfg, cid):
+    # make_client(keepalive, socket_timeout) for Service; mqttlink sends the (str) user
+    # and password as UTF-8 bytes, so a non-ASCII password is sized right in CONNECT.
+    from mqttlink import Link
+
+    def make_client(keepalive, socket_timeout):
+        return Link(cid, cfg['broker_host'], cfg.get('broker_port', 1883),
+                    user=cfg.get('broker_user') or None,
+                    password=cfg.get('broker_password') or None,
+                    keepalive=keepalive, socket_timeout=socket_timeout)
+    return make_client
+
+
 def run_service(cfg, sta):
     from machine import Pin
     from service import Service
-    from umqtt.simple2 import MQTTClient
     cid = client_id()
-
-    def make_client(keepalive, socket_timeout):
-        return MQTTClient(cid, cfg['broker_host'], cfg.get('broker_port', 1883),
-                          user=cfg.get('broker_user') or None,
-                          password=cfg.get('broker_password') or None,
-                          keepalive=keepalive, socket_timeout=socket_timeout)
-
+    make_client = client_factory(cfg, cid)
     wdt, feed = make_watchdog(cfg)
     svc = Service(cfg, cid, make_client, lambda n: Pin(n, Pin.OUT), sta, feed, VERSION)
     gc.collect()

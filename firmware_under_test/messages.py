@@ -25,16 +25,32 @@ class Topics:
         return topic[len(head):-4]
 
 
-def telemetry(uptime_s, heap_free, rssi, reconnects, version, dropped=0):
+def telemetry(uptime_s, heap_free, rssi, reconnects, version, dropped=0, seq=0):
+    # seq counts telemetry messages since boot, so a receiver sees gaps and duplicates;
+    # dropped counts those the outbox threw away (see outbox.py).
     return json.dumps({'uptime_s': uptime_s, 'heap_free': heap_free, 'rssi': rssi,
-                       'reconnects': reconnects, 'version': version, 'dropped': dropped})
+                       'reconnects': reconnects, 'version': version, 'dropped': dropped,
+                       'seq': seq})
 
 
-def error_event(reason, topic, payload):
-    # The offending payload is echoed (at most 64 bytes) so the sender sees what was refused.
-    payload = bytes(payload[:64])
-    try:
-        text = payload.decode('utf-8')
-    except UnicodeError:
-        text = repr(payload)
-    return json.dumps({'error': reason, 'topic': topic, 'payload': text})
+def text(raw, limit=64):
+    # At most `limit` bytes of raw as a str for JSON: UTF-8 when it is (a character cut
+    # at the limit is left out), else its repr, so the event is always valid JSON.
+    if isinstance(raw, str):
+        return raw[:limit]
+    cuts = 4 if len(raw) > limit else 1  # a UTF-8 character is at most 4 bytes long
+    raw = bytes(raw[:limit])
+    for cut in range(cuts):
+        try:
+            return raw[:len(raw) - cut].decode('utf-8')
+        except UnicodeError:
+            pass
+    return repr(raw)
+
+
+def error_event(reason, topic, payload, size=None):
+    # Topic and payload are echoed (64 bytes each) so the sender sees what was refused.
+    event = {'error': reason, 'topic': text(topic), 'payload': text(payload)}
+    if size is not None:
+        event['size'] = size
+    return json.dumps(event)

@@ -1,4 +1,16 @@
-# Bounded store of QoS 1 messages: kept while disconnected, removed only on PUBACK.
+# Bounded store of QoS 1 messages (telemetry): kept while disconnected, removed only on
+# PUBACK.
+#
+# Bound: at most `limit` messages (config `outbox_limit`, 8 by default), queued and in
+# flight together; each is a few hundred bytes of heap at most. With telemetry every T
+# seconds the firmware rides out a broker or Wi-Fi outage of about limit * T seconds
+# without losing any.
+# Drop policy: a message added over the bound pushes out the oldest *queued* one (fresh
+# telemetry is worth more than stale); messages in flight are never dropped, they are
+# resent after a reconnect. Every drop is counted in `dropped`, which the telemetry
+# reports, and the telemetry's `seq` shows which ones went.
+# Delivery is at least once: a message whose PUBACK was lost with the link is sent
+# again, so a receiver may see a `seq` twice.
 
 
 class Outbox:
@@ -13,7 +25,6 @@ class Outbox:
         return len(self.queue) + len(self.inflight)
 
     def add(self, topic, msg):
-        # Over the limit the oldest queued message goes: fresh telemetry is worth more.
         self.queue.append((topic, msg))
         while len(self) > self.limit and self.queue:
             self.queue.pop(0)
@@ -27,11 +38,6 @@ class Outbox:
 
     def acked(self, pid):
         return self.inflight.pop(pid, None) is not None
-
-    def expired(self, pid):
-        item = self.inflight.pop(pid, None)
-        if item is not None:
-            self.queue.insert(0, item)
 
     def requeue(self):
         # Session lost: everything unacknowledged goes out again, in pid order.

@@ -148,8 +148,6 @@ print(len(o), sorted(o.inflight), o.next())
 print(o.acked(10), o.acked(10), len(o))
 o.requeue()
 print([m for _, m in o.queue], o.inflight)
-o.sent(12); o.expired(12)
-print([m for _, m in o.queue])
 o.sent(13); o.add('t', '3'); o.add('t', '4'); o.add('t', '5')
 print(len(o), o.dropped, [m for _, m in o.queue], o.inflight)
 """)
@@ -157,15 +155,25 @@ print(len(o), o.dropped, [m for _, m in o.queue], o.inflight)
         "3 [10, 11] ('t', '2')",
         "True False 2",
         "['1', '2'] {}",
-        "['1', '2']",
         "4 1 ['3', '4', '5'] {13: ('t', '1')}",
     ]
 
 
+def test_outbox_never_drops_what_is_in_flight():
+    out = run_mpy("""
+import outbox
+o = outbox.Outbox(2)
+o.add('t', 'a'); o.add('t', 'b'); o.sent(1); o.sent(2)
+o.add('t', 'c')
+print(len(o), o.dropped, o.queue, sorted(o.inflight))
+""")
+    assert out.strip() == "2 1 [] [1, 2]"
+
+
 def test_telemetry_is_json_with_the_required_fields():
-    out = run_mpy("import messages; print(messages.telemetry(12, 23456, -61, 2, '0.1.0', 1))")
+    out = run_mpy("import messages; print(messages.telemetry(12, 23456, -61, 2, '0.1.0', 1, 7))")
     assert json.loads(out) == {"uptime_s": 12, "heap_free": 23456, "rssi": -61, "reconnects": 2,
-                               "version": "0.1.0", "dropped": 1}
+                               "version": "0.1.0", "dropped": 1, "seq": 7}
 
 
 def test_error_event_is_valid_json_for_any_payload():
@@ -179,6 +187,21 @@ print(messages.error_event('bad payload', 't', b'x' * 500))
     assert events[0] == {"error": "bad payload", "topic": "p/id/gpio/2/set", "payload": "b'\\xff\\xfe'"}
     assert events[1]["error"] == "pin not allowed" and events[1]["payload"] == "1"
     assert len(events[2]["payload"]) == 64
+
+
+def test_error_event_is_valid_utf8_json_for_non_ascii_and_cut_characters():
+    # Printed as hex, so the check sees the exact bytes the firmware would publish.
+    out = run_mpy(r"""
+import messages, ubinascii
+for topic, payload in ((b'p/id/gpio/\xd9\xa3/set', b'1'), ('p/id/gpio/2/set', b'a' + b'\xc3\xbc' * 40),
+                       (b'p/\xff/set', b'\x00"\\'), (b't' * 100, b'x')):
+    print(ubinascii.hexlify(messages.error_event('bad', topic, payload, 9).encode()).decode())
+""")
+    events = [json.loads(bytes.fromhex(line).decode("utf-8")) for line in out.split()]
+    assert events[0]["topic"] == "p/id/gpio/\u0663/set"
+    assert events[1]["payload"] == "a" + "\u00fc" * 31      # byte 64 is half a character: left out
+    assert events[2] == {"error": "bad", "topic": "b'p/\\xff/set'", "payload": '\x00"\\', "size": 9}
+    assert events[3]["topic"] == "t" * 64
 
 
 def test_topics_and_gpio_topic_parsing():

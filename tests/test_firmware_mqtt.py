@@ -26,8 +26,7 @@ from tests.test_firmware_logic import FIRMWARE, MICROPYTHON, pytestmark  # noqa:
 
 CLIENT_ID = "f00d"
 BOARD_SCRIPT = """
-import time, service
-from umqtt.simple2 import MQTTClient
+import mqttlink, time, service, app  # the largest first, as main.py does
 class Sta:
     def isconnected(self): return True
     def status(self, what=None): return -55
@@ -37,10 +36,12 @@ class Pin:
         if v is None: return self.v
         self.v = v
 cfg = {'topic_prefix': 'fw', 'gpio_allow': [2], 'keepalive_s': 2, 'telemetry_s': 1,
-       'backoff_base_ms': 200, 'backoff_cap_ms': 1000, 'outbox_limit': 5}
-make = lambda k, t: MQTTClient('%(cid)s', '127.0.0.1', %(port)d, keepalive=k, socket_timeout=t)
-service.Service(cfg, '%(cid)s', make, Pin, Sta(), lambda: None, 'test').run()
+       'backoff_base_ms': 200, 'backoff_cap_ms': 1000, 'outbox_limit': 5,
+       'broker_host': '127.0.0.1', 'broker_port': %(port)d}
+cfg.update(%(extra)r)
+service.Service(cfg, '%(cid)s', app.client_factory(cfg, '%(cid)s'), Pin, Sta(), lambda: None, 'test').run()
 """
+ESP8266_HEAP = "38wK"  # the chip's 38 KB in 64-bit words (see test_firmware_logic)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,7 @@ class Relay:
         self.port = self.listener.getsockname()[1]
         self.connections = 0
         self.closed = False
+        self.sent_up = bytearray()  # what the firmware sent on its first connection
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -80,9 +82,10 @@ class Relay:
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream, self.connections == 1),
+                             daemon=True).start()
 
-    def _pump(self, a, b):
+    def _pump(self, a, b, record=False):
         peers = {a: b, b: a}
         while not self.closed:
             ready, _, _ = select.select(list(peers), [], [], 0.05)
@@ -95,6 +98,8 @@ class Relay:
                     a.close()
                     b.close()
                     return
+                if record and sock is a:
+                    self.sent_up += data
                 if not self.silent.is_set():
                     peers[sock].sendall(data)
 
@@ -117,19 +122,21 @@ def observer(broker):
         yield client
 
 
-def start_firmware(umqtt_root, port: int) -> subprocess.Popen:
+def start_firmware(umqtt_root, port: int, **extra) -> subprocess.Popen:
+    """The firmware's service under MicroPython with an ESP8266-sized heap; `extra` goes
+    into its config (e.g. broker_user, broker_password, outbox_limit)."""
     env = dict(os.environ, MICROPYPATH=f"{FIRMWARE}:{umqtt_root}")
-    code = BOARD_SCRIPT % {"cid": CLIENT_ID, "port": port}
-    return subprocess.Popen([str(MICROPYTHON), "-c", code], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    code = BOARD_SCRIPT % {"cid": CLIENT_ID, "port": port, "extra": extra}
+    return subprocess.Popen([str(MICROPYTHON), "-X", f"heapsize={ESP8266_HEAP}", "-c", code], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @pytest.fixture
 def firmware(umqtt_root, broker):
     started: list[subprocess.Popen] = []
 
-    def start(port: int = broker.port) -> subprocess.Popen:
-        started.append(start_firmware(umqtt_root, port))
+    def start(port: int = broker.port, **extra) -> subprocess.Popen:
+        started.append(start_firmware(umqtt_root, port, **extra))
         return started[-1]
 
     yield start
@@ -205,3 +212,134 @@ def test_silent_broker_is_detected_by_keepalive(firmware, broker, observer):
         observer.wait_for("fw/f00d/telemetry", lambda m: json.loads(m.payload)["reconnects"] >= 1, timeout=10)
     finally:
         relay.close()
+
+
+# --- issue 11: non-ASCII input, oversized messages, command floods ---------------------
+
+def connect_fields(packet: bytes) -> dict:
+    """The length-prefixed fields of an MQTT 3.1.1 CONNECT packet, as sent."""
+    assert packet[0] == 0x10, f"not a CONNECT: {packet[:8]!r}"
+    index, shift, remaining = 1, 0, 0
+    while True:
+        byte = packet[index]
+        index += 1
+        remaining |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    body = packet[index:index + remaining]
+    assert len(body) == remaining, "CONNECT shorter than its remaining length"
+    flags, pos, fields = body[7], 10, {}
+
+    def field() -> bytes:
+        nonlocal pos
+        size = int.from_bytes(body[pos:pos + 2], "big")
+        pos += 2
+        pos += size
+        return bytes(body[pos - size:pos])
+
+    fields["client_id"] = field()
+    if flags & 0x04:
+        fields["will_topic"], fields["will_message"] = field(), field()
+    if flags & 0x80:
+        fields["user"] = field()
+    if flags & 0x40:
+        fields["password"] = field()
+    assert pos == remaining, f"CONNECT fields end at {pos}, packet at {remaining}"
+    return fields
+
+
+def onlines(broker, since: float = 0.0) -> int:
+    return len(broker.messages.matching("fw/f00d/status", lambda m: m.payload == b"online" and not m.will,
+                                        since=since))
+
+
+def telemetry_bodies(broker, since: float = 0.0) -> list[dict]:
+    return [json.loads(m.payload) for m in broker.messages.matching("fw/f00d/telemetry", since=since)]
+
+
+def test_non_ascii_broker_password_is_sent_as_utf8_and_connects(firmware, broker, observer):
+    relay = Relay(broker.port)
+    try:
+        firmware(relay.port, broker_user="hüb", broker_password="grüße-ü")
+        observer.wait_for("fw/f00d/status", lambda m: m.payload == b"online", timeout=10)
+        fields = connect_fields(bytes(relay.sent_up))
+        assert fields["user"].decode() == "hüb" and fields["password"].decode() == "grüße-ü"
+        observer.wait_for("fw/f00d/telemetry", timeout=5)
+        assert relay.connections == 1, "the firmware reconnected: its CONNECT was refused"
+    finally:
+        relay.close()
+
+
+def test_non_ascii_commands_get_valid_json_errors_and_the_session_lives_on(firmware, broker, observer):
+    firmware()
+    observer.wait_for("fw/f00d/status", lambda m: m.payload == b"online", timeout=10)
+    since = time.monotonic()
+    observer.publish("fw/f00d/gpio/\u0663/set", b"1")          # ARABIC-INDIC DIGIT THREE
+    observer.publish("fw/f00d/gpio/2/set", "\u00fcber".encode())       # a non-ASCII payload
+    observer.publish("fw/f00d/gpio/2/set", b"1")                 # queued behind them
+    state = observer.wait_for("fw/f00d/gpio/2/state", since=since, timeout=5, what="the command behind")
+    assert state.payload == b"1"
+    errors = [json.loads(m.payload) for m in broker.messages.matching("fw/f00d/error", since=since)]
+    assert errors == [{"error": "bad pin", "topic": "fw/f00d/gpio/\u0663/set", "payload": "1"},
+                      {"error": "bad payload", "topic": "fw/f00d/gpio/2/set", "payload": "\u00fcber"}]
+    assert onlines(broker) == 1, "the firmware lost its session"
+
+
+def test_oversized_messages_are_refused_and_the_session_and_heap_kept(firmware, broker, observer):
+    firmware()
+    observer.wait_for("fw/f00d/status", lambda m: m.payload == b"online", timeout=10)
+    before = json.loads(observer.wait_for("fw/f00d/telemetry", timeout=5).payload)
+    since = time.monotonic()
+    long_topic = "fw/f00d/gpio/" + "7" * 8000 + "/set"
+    for size in (6 * 1024, 10 * 1024):
+        observer.publish("fw/f00d/gpio/2/set", b"x" * size)
+    observer.publish(long_topic, b"1")
+    observer.publish("fw/f00d/gpio/2/set", b"1")                 # queued behind them
+    assert observer.wait_for("fw/f00d/gpio/2/state", since=since, timeout=10).payload == b"1"
+    errors = [json.loads(m.payload) for m in broker.messages.matching("fw/f00d/error", since=since)]
+    qos1 = 2 + 2  # topic length and packet id: the size is the PUBLISH's remaining length
+    assert [(e["error"], e["size"]) for e in errors] == [
+        ("too large", qos1 + 18 + 6 * 1024), ("too large", qos1 + 18 + 10 * 1024),
+        ("too large", qos1 + len(long_topic) + 1)]
+    assert errors[0]["payload"] == "x" * 64 and errors[2]["topic"] == long_topic[:64]
+    after = json.loads(observer.wait_for("fw/f00d/telemetry", lambda m: json.loads(m.payload)["uptime_s"] >
+                                         before["uptime_s"] + 1, since=since, timeout=10).payload)
+    assert after["reconnects"] == 0 and onlines(broker) == 1
+    assert after["heap_free"] >= 0.9 * before["heap_free"], (before["heap_free"], after["heap_free"])
+
+
+def test_a_retained_oversized_command_is_refused_once_not_in_a_reconnect_loop(firmware, broker, observer):
+    observer.publish("fw/f00d/gpio/2/set", b"y" * 10 * 1024, retain=True)
+    firmware()
+    first = observer.wait_for("fw/f00d/error", timeout=10)
+    assert json.loads(first.payload)["error"] == "too large"
+    since = first.at + 1.0  # the loop seen by the user: refused, dropped, reconnected, refused...
+    later = observer.wait_for("fw/f00d/telemetry", lambda m: json.loads(m.payload)["uptime_s"] >= 4,
+                              since=since, timeout=10)
+    assert json.loads(later.payload)["reconnects"] == 0 and onlines(broker) == 1
+    # amqtt 0.12 hands a new client the retained messages of every filter anyone holds
+    # (QoS 0, on connect) and then again on its own SUBSCRIBE: two deliveries, two answers
+    refusals = broker.messages.matching("fw/f00d/error")
+    assert 1 <= len(refusals) <= 2 and all(m.at < since for m in refusals), "refused again and again"
+
+
+FLOOD = 300
+
+
+def test_a_command_flood_costs_no_telemetry(firmware, broker, observer):
+    firmware()
+    observer.wait_for("fw/f00d/status", lambda m: m.payload == b"online", timeout=10)
+    first = observer.wait_for("fw/f00d/telemetry", timeout=5).at
+    for _ in range(FLOOD):
+        observer.publish("fw/f00d/gpio/2/set", b"toggle", qos=1)
+    end = time.monotonic()
+    answered = observer.wait_for("fw/f00d/gpio/2/state", lambda m: len(
+        broker.messages.matching("fw/f00d/gpio/2/state", since=first)) >= FLOOD, since=first, timeout=60)
+    # two more telemetry periods after the last answer: whatever was queued has gone out
+    observer.wait_for("fw/f00d/telemetry", lambda m: m.at > max(answered.at, end) + 2, timeout=10)
+    seqs = [t["seq"] for t in telemetry_bodies(broker)]
+    assert len(broker.messages.matching("fw/f00d/gpio/2/state", since=first)) == FLOOD
+    assert sorted(set(seqs)) == list(range(1, max(seqs) + 1)), f"telemetry lost: {seqs}"
+    assert len(seqs) == len(set(seqs)), f"telemetry duplicated: {seqs}"
+    assert telemetry_bodies(broker)[-1]["dropped"] == 0 and onlines(broker) == 1

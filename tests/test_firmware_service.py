@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from tests.test_firmware_logic import pytestmark, run_mpy  # noqa: F401  (skip marker reused)
+from tests.test_firmware_logic import FIRMWARE, pytestmark, run_mpy  # noqa: F401  (skip marker reused)
 
 PRELUDE = """
 import time, json
@@ -202,3 +202,52 @@ gc.collect()
 print(gc.mem_free())
 """, heap="38wK")
     assert int(out.split()[-1]) > 20000
+
+
+def test_a_command_flood_is_served_in_bounded_turns_with_due_telemetry_first():
+    out = run_mpy(PRELUDE + """
+inbox = []
+acks = Client.check_msg
+def flood(self):  # every poll brings the next command as well as the PUBACKs due
+    acks(self)
+    if inbox:
+        self.cb(b'hil/cafe/gpio/2/set', inbox.pop(0), False, False)
+Client.check_msg = flood
+until(300, lambda s: s.client is not None and pubs('telemetry'))
+until(200, lambda s: not len(s.outbox))
+inbox.extend([b'toggle'] * 100)
+mark = len(log)
+svc.telemetry()
+busy = svc.service(time.ticks_ms())
+turn = [e[1].rsplit('/', 1)[-1] for e in log[mark:]]
+print(json.dumps([busy, len(inbox), turn, len(svc.replies)]))
+until(3000, lambda s: not inbox)
+print(len(inbox), len(pubs('state')))
+""")
+    lines = out.splitlines()
+    busy, left, turn, replies = json.loads(lines[-2])
+    import re
+    per_turn = int(re.search(r"TURN_PACKETS = (\d+)", (FIRMWARE / "service.py").read_text()).group(1))
+    assert busy and left == 100 - per_turn and replies == 0
+    assert turn == ["telemetry"] + ["state"] * per_turn, "telemetry due must go out before the commands"
+    assert lines[-1].split() == ["0", "100"]
+
+
+def test_a_missing_puback_reconnects_and_resends_instead_of_duplicating_on_the_link():
+    out = run_mpy(PRELUDE + """
+Client.ack = False
+until(300, lambda s: s.client is not None and pubs('telemetry'))
+pid = sorted(svc.outbox.inflight)[0]
+body = svc.outbox.inflight[pid][1]
+svc.on_status(pid, 0)   # umqtt.simple2's message_timeout ran out for it
+until(2000, lambda s: len(clients) > 1)
+Client.ack = True       # the new link works
+until(1000, lambda s: not len(s.outbox))
+again = [i for i, e in enumerate(log) if e[0] == 'pub' and e[2] == body]
+wills = [i for i, e in enumerate(log) if e[0] == 'will']
+will = wills[1] if len(wills) > 1 else len(log)
+print(json.dumps([len(clients), svc.reconnects, [i >= will for i in again]]))
+""")
+    made, reconnects, after_reconnect = json.loads(out.splitlines()[-1])
+    assert made == 2 and reconnects == 1
+    assert after_reconnect == [False, True], "resent on the same link, or not resent at all"
