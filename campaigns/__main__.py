@@ -15,7 +15,7 @@ DEFAULT_JSON_DIR = Path("reports") / "campaigns"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m campaigns", description=__doc__)
     parser.add_argument("names", nargs="*", metavar="NAME",
-                        help="campaigns to run (default all): " + ", ".join(n.rsplit(".", 1)[1] for n in CAMPAIGNS))
+                        help="campaigns to run (default all): " + ", ".join(CAMPAIGNS))
     parser.add_argument("--quick", action="store_true", help="the small subset the test run uses")
     parser.add_argument("--json", type=Path, help=f"where to write the results (default {DEFAULT_JSON_DIR}/<time>.json)")
     args = parser.parse_args(argv)

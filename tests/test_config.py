@@ -133,3 +133,18 @@ def test_report_header_shows_mode_and_boards(pytester, monkeypatch):
     result = pytester.runpytest_subprocess()
     result.stdout.fnmatch_lines(["hil: mode=sim (no boards file no-such-boards.toml)*",
                                  "hil: *flash_baud=115200 (ini)*"])
+
+
+def test_a_bad_marker_stops_the_run_at_start_up(pytester, monkeypatch):
+    monkeypatch.delenv("HIL_MODE", raising=False)
+    _plugin_project(pytester)
+    pytester.makepyfile(test_bad_marker="""
+        import pytest
+
+        @pytest.mark.hil_settings(boot_timeout="inf")
+        def test_never_reached():
+            pass
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*hil_settings marker on test_bad_marker.py::test_never_reached*boot_timeout*"])
