@@ -22,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from fixtures.deploy import deploy, local_files  # noqa: E402
-from fixtures.flashing import flash_image  # noqa: E402
-from fixtures.images import validate_image  # noqa: E402
-from fixtures.ports import open_port  # noqa: E402
-from fixtures.repl import Repl  # noqa: E402
-from virtual_board import start_board  # noqa: E402
-from virtual_board.mpimage import make_image  # noqa: E402
+from nodemcu_hil.deploy import deploy, local_files  # noqa: E402
+from nodemcu_hil.flashing import flash_image  # noqa: E402
+from nodemcu_hil.images import validate_image  # noqa: E402
+from nodemcu_hil.ports import open_port  # noqa: E402
+from nodemcu_hil.repl import Repl  # noqa: E402
+from nodemcu_hil.sim import start_board  # noqa: E402
+from nodemcu_hil.sim.mpimage import make_image  # noqa: E402
 
 MPREMOTE = Path(sys.executable).with_name("mpremote")
 SETTINGS = {"wifi_ssid": "bench-ap", "wifi_password": "", "broker_host": "127.0.0.1", "broker_port": 1883,

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from virtual_board import start_board  # noqa: E402
+from nodemcu_hil.sim import start_board  # noqa: E402
 
 WRITE_SIZE = 1024 * 1024
 WRITE_OFFSET = 0x100000
@@ -33,7 +33,7 @@ WRITE_BAUD = 460800
 HARNESS_SCRIPT = """
 import sys, time
 from esptool.cmds import attach_flash, detect_chip, flash_id, reset_chip, run_stub, write_flash
-from fixtures.ports import open_port
+from nodemcu_hil.ports import open_port
 url, action = sys.argv[1], sys.argv[2]
 started = time.monotonic()
 port = open_port(url)

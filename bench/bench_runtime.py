@@ -27,7 +27,7 @@ import serial
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from virtual_board.mpimage import build_image  # noqa: E402
+from nodemcu_hil.sim.mpimage import build_image  # noqa: E402
 
 BIN = Path(sys.executable).parent
 PROMPT = b">>> "

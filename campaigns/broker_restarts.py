@@ -31,7 +31,7 @@ BACKOFF_CAP_S = 30  # the firmware's default backoff cap: the longest it may tak
 
 def run(ctx: Context) -> Result:
     from campaigns.rig import deployed_rig
-    from fixtures.errors import HilError
+    from nodemcu_hil.errors import HilError
 
     result = Result(name=NAME)
     restarts: list[tuple[float, str, float]] = []  # (stopped at, kind, seconds until online again)

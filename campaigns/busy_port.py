@@ -28,7 +28,7 @@ BOARD_MAC = "5c:cf:7f:b0:5e:01"
 LEASE_TIMEOUT_S = "1"
 RUN_TIMEOUT_S = 120.0
 HOLDER_READY = re.compile(r"^hil console: ")
-HIL = [sys.executable, "-m", "fixtures.cli"]
+HIL = [sys.executable, "-m", "nodemcu_hil.cli"]
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -68,8 +68,8 @@ def holding(argv: list[str], env: dict, what: str) -> Iterator[subprocess.Popen]
 
 
 def _flash_md5(url: str, size: int) -> str:
-    from fixtures.esptool_session import connect, quiet
-    from fixtures.ports import open_port
+    from nodemcu_hil.esptool_session import connect, quiet
+    from nodemcu_hil.ports import open_port
 
     with open_port(url) as port:
         esp = connect(port, where={"port": url}, log=lambda line: None)
@@ -80,8 +80,8 @@ def _flash_md5(url: str, size: int) -> str:
 
 
 def run(ctx: Context) -> Result:
-    from fixtures.sim_rig import make_sim_image
-    from virtual_board import start_board
+    from nodemcu_hil.sim_rig import make_sim_image
+    from nodemcu_hil.sim import start_board
 
     result = Result(name=NAME)
     image = make_sim_image(ctx.work_dir)

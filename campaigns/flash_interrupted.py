@@ -33,12 +33,12 @@ WRITTEN = "written in"
 ALREADY_HELD = "already held the image"
 RUN_TIMEOUT_S = 120.0
 BOOT_TIMEOUT_S = 20.0
-HIL = [sys.executable, "-m", "fixtures.cli", "flash"]
+HIL = [sys.executable, "-m", "nodemcu_hil.cli", "flash"]
 
 
 def interrupted_image(directory: Path) -> Path:
     """The sim image plus seeded random bytes after its MD5 trailer: valid, bootable, slow to write."""
-    from virtual_board.mpimage import build_image
+    from nodemcu_hil.sim.mpimage import build_image
 
     good = build_image()
     path = directory / "interrupted-1MiB.bin"
@@ -91,9 +91,9 @@ def holds_image(record, image: Path) -> bool:
     """Whether the board's flash holds the image (MD5 from byte 4, read with esptool)."""
     import hashlib
 
-    from fixtures.esptool_session import connect, quiet
-    from fixtures.flashing import PATCHED_HEADER_BYTES
-    from fixtures.ports import open_port
+    from nodemcu_hil.esptool_session import connect, quiet
+    from nodemcu_hil.flashing import PATCHED_HEADER_BYTES
+    from nodemcu_hil.ports import open_port
 
     data = image.read_bytes()[PATCHED_HEADER_BYTES:]
     with open_port(record.port) as port:
@@ -106,10 +106,10 @@ def holds_image(record, image: Path) -> bool:
 
 def boots_to_banner(record, version: str) -> bool:
     """Reset the board and wait (bounded) for its MicroPython banner."""
-    from fixtures.console import Console
-    from fixtures.errors import WaitTimeout
-    from fixtures.ports import open_port
-    from fixtures.timeline import Timeline
+    from nodemcu_hil.console import Console
+    from nodemcu_hil.errors import WaitTimeout
+    from nodemcu_hil.ports import open_port
+    from nodemcu_hil.timeline import Timeline
 
     with open_port(record.port) as port:
         console = Console(port, board=record.name, timeline=Timeline())
@@ -124,8 +124,8 @@ def boots_to_banner(record, version: str) -> bool:
 
 
 def run(ctx: Context) -> Result:
-    from fixtures.sim_rig import virtual_board
-    from virtual_board.mpimage import recognise_file
+    from nodemcu_hil.sim_rig import nodemcu_hil.sim
+    from nodemcu_hil.sim.mpimage import recognise_file
 
     started = time.monotonic()
     result = Result(NAME)

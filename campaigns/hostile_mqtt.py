@@ -247,7 +247,7 @@ def run(ctx: Context) -> Result:
 def _wait_answers(rig, errors, count: int, timeout: float) -> bool:
     """Until `count` error events are in; False at the deadline (the rows then name every
     unanswered command)."""
-    from fixtures.errors import WaitTimeout
+    from nodemcu_hil.errors import WaitTimeout
 
     log, seen = rig.broker.messages, [-1, False]
 
@@ -268,7 +268,7 @@ def _kind(case: Case) -> Kind:
 
 
 def _valid_command_answered(rig) -> bool:
-    from fixtures.errors import WaitTimeout
+    from nodemcu_hil.errors import WaitTimeout
 
     since = time.monotonic()
     rig.mqtt.publish(rig.topic(f"gpio/{GOOD_PIN}/set"), b"toggle")

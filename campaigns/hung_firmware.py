@@ -38,15 +38,15 @@ QUICK_CASES = ("busy main.py", "CTRL-C-proof main.py")
 
 
 def run(ctx: Context) -> Result:
-    from fixtures import bringup
-    from fixtures.board import connect_board, disconnect_board
-    from fixtures.config import resolve_for_cli
-    from fixtures.errors import HilError
-    from fixtures.gpio import NoPins
-    from fixtures.inventory import BoardRecord
-    from fixtures.sim_rig import make_sim_image
-    from fixtures.timeline import Timeline
-    from virtual_board import start_board
+    from nodemcu_hil import bringup
+    from nodemcu_hil.board import connect_board, disconnect_board
+    from nodemcu_hil.config import resolve_for_cli
+    from nodemcu_hil.errors import HilError
+    from nodemcu_hil.gpio import NoPins
+    from nodemcu_hil.inventory import BoardRecord
+    from nodemcu_hil.sim_rig import make_sim_image
+    from nodemcu_hil.timeline import Timeline
+    from nodemcu_hil.sim import start_board
 
     result = Result(name=NAME)
     settings = resolve_for_cli({"boot_timeout": BOOT_TIMEOUT_S, "report_dir": str(ctx.work_dir / "reports")})
@@ -76,8 +76,8 @@ def run(ctx: Context) -> Result:
 
 
 def _case(result: Result, board, settings, name: str, path: str, code: str, rungs: set[str]) -> None:
-    from fixtures import bringup
-    from fixtures.errors import HilError
+    from nodemcu_hil import bringup
+    from nodemcu_hil.errors import HilError
 
     board.out_of_service = None
     with board.repl() as repl:

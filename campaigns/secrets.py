@@ -7,7 +7,7 @@ the reports and run in the same session, pushes each secret into every sink on p
 (the board prints it with MicroPython's repr, the harness logs, prints, records and
 fails with it), so the run cannot pass by never meeting a secret. Then every file the
 run wrote (junit.xml, report.html with its base64 extras, serial logs) and its captured
-stdout and stderr are searched for every spelling (`fixtures.secrets.byte_variants`, and
+stdout and stderr are searched for every spelling (`nodemcu_hil.secrets.byte_variants`, and
 the encodings of issue 11 computed again here):
 0 occurrences expected, and the masks of the probe must be there.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 from campaigns.model import Context, Result
-from fixtures.secrets import MASK, byte_variants
+from nodemcu_hil.secrets import MASK, byte_variants
 
 NAME = "secrets"
 SUMMARY = "ASCII and non-ASCII passwords: no spelling of them in any report, log or output of a HIL run"
@@ -83,7 +83,7 @@ def test_every_sink_meets_the_secrets(deployed, hil_settings, record_property):
 
 def spellings(value: str) -> set[bytes]:
     """`byte_variants` plus the encodings of issue 11 computed here again, so that a
-    regression in `fixtures.secrets.variants` cannot hide itself from this search."""
+    regression in `nodemcu_hil.secrets.variants` cannot hide itself from this search."""
     own = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], repr(value)[1:-1],
            repr(value.encode())[2:-1], ascii(value)[1:-1], quote(value), quote(value, safe=""), quote_plus(value)}
     return set(byte_variants(value)) | {form.encode("utf-8") for form in own if form}
@@ -128,7 +128,7 @@ def run_case(ctx: Context, case: str, secrets: dict[str, str], quick: bool) -> t
     (probe_dir / PROBE_FILE).write_text(PROBE)
     selection = [] if quick else list(FULL_SELECTION)
     command = [sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
-               "-p", "fixtures.plugin", "-p", "no:cacheprovider", "-n", "0", "-q", "-rfE",
+               "-p", "no:cacheprovider", "-n", "0", "-q", "-rfE",
                "--hil-report-dir", str(reports), "--basetemp", str(ctx.work_dir / f"tmp-{case}"),
                *selection, str(probe_dir / PROBE_FILE)]
     env = {key: value for key, value in os.environ.items()

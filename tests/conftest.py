@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from virtual_board import start_board
+from nodemcu_hil.sim import start_board
 
 
 class BoardStarter:

@@ -1,7 +1,7 @@
 """Run a MicroPython program with the virtual board's ESP8266 modules against a World.
 
 The program runs in the real unix-port interpreter (`.venv/bin/micropython`) with
-virtual_board/esp8266/ first on its path and a `_vboard` module like the one the runtime
+nodemcu_hil/sim/esp8266/ first on its path and a `_vboard` module like the one the runtime
 generates at each boot, so the modules see exactly what they see on the virtual board.
 Its stdout is read line by line with deadlines.
 """
@@ -16,11 +16,11 @@ import threading
 import time
 from pathlib import Path
 
-from virtual_board.world import World
+from nodemcu_hil.sim.world import World
 
 ROOT = Path(__file__).resolve().parent.parent
 MICROPYTHON = Path(sys.executable).parent / "micropython"
-ESP_DIR = ROOT / "virtual_board" / "esp8266"
+ESP_DIR = ROOT / "nodemcu_hil" / "sim" / "esp8266"
 MAC = bytes.fromhex("5ccf7f0a0b0c")
 FLASH_SIZE = 4 * 1024 * 1024
 

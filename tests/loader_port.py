@@ -12,11 +12,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from virtual_board import slip
-from virtual_board.flash import Flash
-from virtual_board.loader import RomLoader
-from virtual_board.loader_packets import HEADER, checksum
-from virtual_board.uart import Uart
+from nodemcu_hil.sim import slip
+from nodemcu_hil.sim.flash import Flash
+from nodemcu_hil.sim.loader import RomLoader
+from nodemcu_hil.sim.loader_packets import HEADER, checksum
+from nodemcu_hil.sim.uart import Uart
 
 TEST_MAC = bytes.fromhex("5ccf7f0a0b0c")
 

@@ -12,9 +12,9 @@ import select
 import threading
 import tty
 
-from virtual_board.flash import Flash
-from virtual_board.loader import RomLoader
-from virtual_board.uart import Uart
+from nodemcu_hil.sim.flash import Flash
+from nodemcu_hil.sim.loader import RomLoader
+from nodemcu_hil.sim.uart import Uart
 
 POLL_SECONDS = 0.05
 

@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from fixtures.broker import HilBroker
-from fixtures.errors import BrokerUnavailable, WaitTimeout
-from fixtures.messages import topic_matches
-from fixtures.mqtt import MqttClient
+from nodemcu_hil.broker import HilBroker
+from nodemcu_hil.errors import BrokerUnavailable, WaitTimeout
+from nodemcu_hil.messages import topic_matches
+from nodemcu_hil.mqtt import MqttClient
 
 TIMEOUT = 10
 
@@ -153,7 +153,7 @@ def test_silent_client_is_dropped_after_one_and_a_half_keepalives_and_its_will_s
 
 
 def _not_here() -> str:
-    from fixtures.setting_types import host_addresses
+    from nodemcu_hil.setting_types import host_addresses
 
     return next(f"203.0.113.{n}" for n in range(1, 255) if f"203.0.113.{n}" not in host_addresses())
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from fixtures.cli import SUBCOMMANDS, main
+from nodemcu_hil.cli import SUBCOMMANDS, main
 
-HIL = [sys.executable, "-m", "fixtures.cli"]
+HIL = [sys.executable, "-m", "nodemcu_hil.cli"]
 
 
 @pytest.mark.parametrize("name", [sub.name for sub in SUBCOMMANDS])
@@ -48,8 +48,8 @@ def test_bad_inventory_is_a_one_line_error_with_exit_1(tmp_path):
 
 
 def test_flash_and_console_commands_on_a_virtual_board(tmp_path):
-    from virtual_board import start_board
-    from virtual_board.mpimage import make_image
+    from nodemcu_hil.sim import start_board
+    from nodemcu_hil.sim.mpimage import make_image
 
     image = tmp_path / "fw.bin"
     make_image(image, version="v1.28.0")
@@ -96,7 +96,7 @@ def test_broker_command_prints_ready_and_publishes(tmp_path):
 
 
 def test_console_takes_a_board_name_from_the_inventory(tmp_path):
-    from virtual_board import start_board
+    from nodemcu_hil.sim import start_board
 
     with start_board(name="named", flash=tmp_path / "flash.bin", state_dir=tmp_path) as board:
         inventory = tmp_path / "boards.toml"

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.repl import Repl
-from virtual_board import start_board
-from virtual_board.mpimage import build_image
+from nodemcu_hil.repl import Repl
+from nodemcu_hil.sim import start_board
+from nodemcu_hil.sim.mpimage import build_image
 
 MICROPYTHON = Path(sys.executable).with_name("micropython")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not MICROPYTHON.exists(), reason="MicroPython unix port not installed ([sim] extra)")]
 
-HIL = [sys.executable, "-m", "fixtures.cli"]
+HIL = [sys.executable, "-m", "nodemcu_hil.cli"]
 BOARD_MAC = "5c:cf:7f:de:91:02"
 OTHER_MAC = "5c:cf:7f:de:91:03"
 FLASH_SIZE = 4 * 1024 * 1024

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.cli import main
-from fixtures.compare import (FIXED, MISSING, NEW, REGRESSION, SAME, WORSE, Figure, compare_runs, load_run,
+from nodemcu_hil.cli import main
+from nodemcu_hil.compare import (FIXED, MISSING, NEW, REGRESSION, SAME, WORSE, Figure, compare_runs, load_run,
                               regressions)
 
 pytest_plugins = ["pytester"]
@@ -139,7 +139,7 @@ def test_unreadable_input_is_a_one_line_error_with_exit_2(tmp_path, junit_run, c
     good, bad = junit_run("good"), tmp_path / "bad.xml"
     if content is not None:
         bad.write_text(content)
-    result = subprocess.run([sys.executable, "-m", "fixtures.cli", "compare", str(good), str(bad)],
+    result = subprocess.run([sys.executable, "-m", "nodemcu_hil.cli", "compare", str(good), str(bad)],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2
     assert result.stdout == ""

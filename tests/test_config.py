@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from fixtures import config
-from fixtures.errors import ConfigError
+from nodemcu_hil import config
+from nodemcu_hil.errors import ConfigError
 
 pytest_plugins = ["pytester"]
 
@@ -93,7 +93,6 @@ def _plugin_project(pytester, ini_extra: str = "") -> None:
         hil_boards_file = no-such-boards.toml
         {ini_extra}
     """))
-    pytester.makeconftest('pytest_plugins = ["fixtures.plugin"]')
     pytester.makepyfile(test_probe="""
         import pytest
 

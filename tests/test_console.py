@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.console import Console
-from fixtures.errors import WaitTimeout
-from fixtures.flashing import flash_image
-from fixtures.images import validate_image
-from fixtures.ports import open_port
-from fixtures.timeline import Timeline
-from virtual_board import start_board
-from virtual_board.mpimage import make_image
+from nodemcu_hil.console import Console
+from nodemcu_hil.errors import WaitTimeout
+from nodemcu_hil.flashing import flash_image
+from nodemcu_hil.images import validate_image
+from nodemcu_hil.ports import open_port
+from nodemcu_hil.timeline import Timeline
+from nodemcu_hil.sim import start_board
+from nodemcu_hil.sim.mpimage import make_image
 
 BOOT_TIMEOUT = 20
 

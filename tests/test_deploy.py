@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import deploy, packages
-from fixtures.cli import main as hil_main
-from fixtures.device_config import build_device_config
-from fixtures.errors import HilError, ReplUnavailable
-from fixtures.repl import Repl, open_serial
-from fixtures.secrets import Secret
+from nodemcu_hil import deploy, packages
+from nodemcu_hil.cli import main as hil_main
+from nodemcu_hil.device_config import build_device_config
+from nodemcu_hil.errors import HilError, ReplUnavailable
+from nodemcu_hil.repl import Repl, open_serial
+from nodemcu_hil.secrets import Secret
 
 MICROPYTHON = Path(sys.executable).with_name("micropython")
 pytestmark = pytest.mark.skipif(not MICROPYTHON.exists(), reason="MicroPython unix port not installed ([sim] extra)")
@@ -299,8 +299,8 @@ def test_hil_deploy_board_by_name_from_the_inventory_under_its_lease(board, tmp_
     (tmp_path / "boards.toml").write_text(f'[[board]]\nname = "bench1"\nport = "{board.path}"\n')
     assert hil_main(["deploy", "--board", "bench2", "--broker-host", "127.0.0.1"]) == 1
     assert "known boards: bench1" in capsys.readouterr().err
-    from fixtures.inventory import BoardRecord
-    from fixtures.lease import lease_for
+    from nodemcu_hil.inventory import BoardRecord
+    from nodemcu_hil.lease import lease_for
     monkeypatch.setenv("HIL_LEASE_TIMEOUT", "0.2")
     held = lease_for(BoardRecord(name="another-run", port=board.path), tmp_path / "leases")
     assert held.try_acquire(0)

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import deploy, packages
-from fixtures.broker import HilBroker
-from fixtures.errors import HilError
-from fixtures.mqtt import MqttClient
-from fixtures.repl import Repl
-from fixtures.secrets import Secret
-from virtual_board import start_board
-from virtual_board.mpimage import build_image
+from nodemcu_hil import deploy, packages
+from nodemcu_hil.broker import HilBroker
+from nodemcu_hil.errors import HilError
+from nodemcu_hil.mqtt import MqttClient
+from nodemcu_hil.repl import Repl
+from nodemcu_hil.secrets import Secret
+from nodemcu_hil.sim import start_board
+from nodemcu_hil.sim.mpimage import build_image
 
 MICROPYTHON = Path(sys.executable).with_name("micropython")
 pytestmark = pytest.mark.skipif(not MICROPYTHON.exists(), reason="MicroPython unix port not installed ([sim] extra)")
@@ -76,7 +76,7 @@ def test_end_to_end_deploy_join_publish_and_answer_gpio(virtual_board, real_libr
             observer.publish(f"{base}/gpio/2/set", b"1")
             state = observer.wait_for(f"{base}/gpio/2/state", timeout=10)
             assert state.payload == b"1"
-            assert virtual_board.control.call("gpio.read", pin=2)["level"] == 1
+            assert nodemcu_hil.sim.control.call("gpio.read", pin=2)["level"] == 1
 
             observer.publish(f"{base}/gpio/7/set", b"1")
             error = observer.wait_for(f"{base}/error", timeout=10)

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from fixtures.device_config import build_device_config, describe_device_config
-from fixtures.errors import ConfigError
-from fixtures.secrets import Secret
+from nodemcu_hil.device_config import build_device_config, describe_device_config
+from nodemcu_hil.errors import ConfigError
+from nodemcu_hil.secrets import Secret
 
 WIFI_PASSWORD = "pw-never-printed-42"
 SETTINGS = {"wifi_ssid": "lab", "wifi_password": Secret(WIFI_PASSWORD), "broker_host": "127.0.0.1",

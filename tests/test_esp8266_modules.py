@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.esp8266_harness import MAC, MpProgram, run
-from virtual_board.world import World
+from nodemcu_hil.sim.world import World
 
 JOIN_DELAY_S = 0.4
 
@@ -341,7 +341,7 @@ def test_resets_go_through_the_runtime(tmp_path, world, call, kind):
 
 
 def test_check_fw_on_a_real_image_layout(tmp_path, world):
-    from virtual_board.mpimage import make_image
+    from nodemcu_hil.sim.mpimage import make_image
 
     make_image(tmp_path / "fw.bin", "v1.28.0")
     image = (tmp_path / "fw.bin").read_bytes()

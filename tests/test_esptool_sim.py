@@ -2,7 +2,7 @@
 
 A few commands go through esptool's command line, as users type them (bare pyserial
 RFC2217, so each takes seconds: they run concurrently, one board each); the rest go
-through esptool's Python API on a port from `fixtures.ports.open_port`.
+through esptool's Python API on a port from `nodemcu_hil.ports.open_port`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from esptool.cmds import (attach_flash, detect_chip, erase_flash, read_flash, re
 from esptool.loader import FatalError
 from esptool.targets import ESP8266ROM
 
-from fixtures.ports import open_port
-from virtual_board import wait_for_state
+from nodemcu_hil.ports import open_port
+from nodemcu_hil.sim import wait_for_state
 
 MAC = "5c:cf:7f:12:34:56"
 CHIP_ID = "0x00123456"  # esptool: (R50 >> 24) | ((R54 & 0xFFFFFF) << 8), i.e. the MAC's low 3 bytes

@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from fixtures import packages
-from fixtures.broker import HilBroker
-from fixtures.errors import HilError
-from fixtures.mqtt import MqttClient
+from nodemcu_hil import packages
+from nodemcu_hil.broker import HilBroker
+from nodemcu_hil.errors import HilError
+from nodemcu_hil.mqtt import MqttClient
 from tests.test_firmware_logic import FIRMWARE, MICROPYTHON, pytestmark  # noqa: F401
 
 CLIENT_ID = "f00d"

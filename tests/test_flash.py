@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from virtual_board.flash import SECTOR_SIZE, Flash, FlashFileError, FlashRangeError
+from nodemcu_hil.sim.flash import SECTOR_SIZE, Flash, FlashFileError, FlashRangeError
 
 SMALL = 64 * 1024
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.errors import BoardNotFound, WrongBoard
-from fixtures.flashing import flash_image
-from fixtures.identify import check_identity, identify
-from fixtures.images import validate_image
-from fixtures.inventory import BoardRecord
-from fixtures.ports import open_port
-from virtual_board import start_board
-from virtual_board.mpimage import make_image
+from nodemcu_hil.errors import BoardNotFound, WrongBoard
+from nodemcu_hil.flashing import flash_image
+from nodemcu_hil.identify import check_identity, identify
+from nodemcu_hil.images import validate_image
+from nodemcu_hil.inventory import BoardRecord
+from nodemcu_hil.ports import open_port
+from nodemcu_hil.sim import start_board
+from nodemcu_hil.sim.mpimage import make_image
 
 MAC = "5c:cf:7f:0a:0b:0c"
 FOUR_MB = 4 << 20
@@ -85,8 +85,8 @@ PROMPT = r">>> "
 @pytest.fixture
 def one_mb_board(tmp_path, image):
     """A virtual board with a 1 MB flash chip running the good image, its console open."""
-    from fixtures.console import Console
-    from fixtures.timeline import Timeline
+    from nodemcu_hil.console import Console
+    from nodemcu_hil.timeline import Timeline
 
     with start_board(name="small-flash", flash=tmp_path / "flash.bin", mac=MAC, state_dir=tmp_path,
                      flash_size="1MB") as board, open_port(board.url) as port:
@@ -123,7 +123,7 @@ def refused_then_firmware_runs(board, attempt, error, match):
 
 @pytest.mark.parametrize("force", [True, False])
 def test_image_larger_than_the_chip_is_refused_before_erase(one_mb_board, oversize, force):
-    from fixtures.errors import ImageRejected
+    from nodemcu_hil.errors import ImageRejected
 
     lines = refused_then_firmware_runs(
         one_mb_board, lambda port, lines: flash_image(port, oversize, baud=460800, force=force, board="nodemcu-a",
@@ -143,7 +143,7 @@ def test_a_command_the_chip_refuses_is_not_retried_at_115200(one_mb_board, overs
     """A chip whose flash id gives no size: the MD5 read past its end is refused, not a link failure."""
     import esptool.cmds
 
-    from fixtures.errors import FlashFailed
+    from nodemcu_hil.errors import FlashFailed
 
     monkeypatch.setattr(esptool.cmds, "detect_flash_size", lambda esp: None)
     lines = refused_then_firmware_runs(
@@ -161,7 +161,7 @@ def test_hil_flash_force_of_an_oversize_image_leaves_the_board_as_it_was(tmp_pat
     with start_board(name="cli-small", flash=tmp_path / "flash.bin", mac=MAC, state_dir=tmp_path,
                      flash_size="1MB") as board:
         before = (tmp_path / "flash.bin").read_bytes()
-        result = subprocess.run([sys.executable, "-m", "fixtures.cli", "flash", "--port", board.url, "--force",
+        result = subprocess.run([sys.executable, "-m", "nodemcu_hil.cli", "flash", "--port", board.url, "--force",
                                  str(oversize.path)], capture_output=True, text=True, timeout=120,
                                 env={**os.environ, "HIL_LEASE_DIR": str(tmp_path / "leases")})
         assert result.returncode == 1

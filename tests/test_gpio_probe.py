@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.errors import WaitTimeout
-from fixtures.gpio import probe_pins
-from fixtures.inventory import BoardRecord, GpioProbe
-from virtual_board import start_board
-from virtual_board.mpimage import make_image
+from nodemcu_hil.errors import WaitTimeout
+from nodemcu_hil.gpio import probe_pins
+from nodemcu_hil.inventory import BoardRecord, GpioProbe
+from nodemcu_hil.sim import start_board
+from nodemcu_hil.sim.mpimage import make_image
 
 DUT_PIN, PROBE_PIN = 4, 12
 
@@ -16,9 +16,9 @@ DUT_PIN, PROBE_PIN = 4, 12
 @pytest.fixture
 def probe_board(tmp_path):
     """A virtual board flashed with MicroPython, standing in for the rig's probe."""
-    from fixtures.flashing import flash_image
-    from fixtures.images import validate_image
-    from fixtures.ports import open_port
+    from nodemcu_hil.flashing import flash_image
+    from nodemcu_hil.images import validate_image
+    from nodemcu_hil.ports import open_port
 
     make_image(tmp_path / "fw.bin", version="v1.28.0")
     with start_board(name="probe", flash=tmp_path / "flash.bin", state_dir=tmp_path) as process:

@@ -6,9 +6,9 @@ import struct
 
 import pytest
 
-from fixtures.errors import ImageRejected
-from fixtures.images import validate_image
-from virtual_board.mpimage import make_image
+from nodemcu_hil.errors import ImageRejected
+from nodemcu_hil.images import validate_image
+from nodemcu_hil.sim.mpimage import make_image
 
 FOUR_MB = 4 << 20
 FIRST_SEGMENT_ADDR = 8  # after the 8-byte V1 header

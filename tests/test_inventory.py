@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from fixtures.errors import ConfigError, InventoryError
-from fixtures.inventory import effective_mode, load_inventory, select_boards
+from nodemcu_hil.errors import ConfigError, InventoryError
+from nodemcu_hil.inventory import effective_mode, load_inventory, select_boards
 
 GOOD = """
 [[board]]
@@ -116,7 +116,7 @@ def test_rfc2217_urls_with_options_and_ipv6_are_accepted(tmp_path):
 
 
 def test_hil_boards_reports_a_list_of_pins_as_an_error_not_a_traceback(tmp_path, capsys):
-    from fixtures.cli import main as hil_main
+    from nodemcu_hil.cli import main as hil_main
 
     path = write(tmp_path, '[[board]]\nname = "a"\nport = "/dev/ttyUSB0"\n'
                            'gpio_probe = { port = "/dev/ttyUSB9", pins = [4, 12] }\n')

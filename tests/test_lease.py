@@ -10,15 +10,15 @@ import textwrap
 
 import pytest
 
-from fixtures.errors import PortBusy
-from fixtures.lease import BoardLease
+from nodemcu_hil.errors import PortBusy
+from nodemcu_hil.lease import BoardLease
 
 pytest_plugins = ["pytester"]
 
 HOLDER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from fixtures.lease import BoardLease
+    from nodemcu_hil.lease import BoardLease
     lease = BoardLease("5ccf7f000001", Path(sys.argv[1]), board="nodemcu-1", port="/dev/ttyUSB0")
     lease.acquire(timeout=5)
     print("HELD", flush=True)
@@ -70,7 +70,6 @@ def _boards_project(pytester, count: int) -> None:
                      for i in range(count))
     pytester.makefile(".toml", boards=boards)
     pytester.makeini(f"[pytest]\nhil_lease_dir = {pytester.path / 'leases'}\nhil_lease_timeout = 5\n")
-    pytester.makeconftest('pytest_plugins = ["fixtures.plugin"]')
     pytester.makepyfile(test_workers="""
         import os, pathlib
         def test_board(hil_leased_board):
@@ -104,8 +103,8 @@ def test_more_workers_than_boards_fails_at_start_up(pytester):
 
 def test_a_board_named_by_port_and_by_name_is_one_lease(tmp_path):
     """`hil flash --port URL` and a run with `--board NAME` (same port, MAC known) exclude each other."""
-    from fixtures.inventory import BoardRecord
-    from fixtures.lease import lease_for
+    from nodemcu_hil.inventory import BoardRecord
+    from nodemcu_hil.lease import lease_for
 
     by_name = BoardRecord(name="nodemcu-a", port="rfc2217://rig:4000", mac="5c:cf:7f:00:00:01")
     by_port = BoardRecord(name="rig:4000", port="rfc2217://rig:4000")
@@ -118,8 +117,8 @@ def test_a_board_named_by_port_and_by_name_is_one_lease(tmp_path):
 
 
 def test_a_link_and_the_device_it_names_are_one_port(tmp_path):
-    from fixtures.inventory import BoardRecord
-    from fixtures.lease import lease_for
+    from nodemcu_hil.inventory import BoardRecord
+    from nodemcu_hil.lease import lease_for
 
     device = tmp_path / "ttyUSB0"
     device.write_text("")

@@ -7,9 +7,9 @@ import random
 import pytest
 import serial
 
-from fixtures.errors import PortBusy
-from fixtures.ports import open_port
-from virtual_board import wait_for_state
+from nodemcu_hil.errors import PortBusy
+from nodemcu_hil.ports import open_port
+from nodemcu_hil.sim import wait_for_state
 
 BANNER_RESET = b" ets Jan  8 2013,rst cause:2, boot mode:(3,6)\r\n\r\n"
 NO_IMAGE = b"ets_main.c \r\n"

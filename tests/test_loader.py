@@ -16,10 +16,10 @@ from esptool.loader import StubFlasher
 from esptool.targets.esp8266 import ESP8266ROM
 
 from tests.loader_port import TEST_MAC, LoaderPort, RawClient, data_block, make_chip
-from virtual_board import efuse
-from virtual_board.flash import SECTOR_SIZE, Flash
-from virtual_board.flash_writer import rom_erase_span
-from virtual_board.loader_packets import SYNC_PAYLOAD, Op
+from nodemcu_hil.sim import efuse
+from nodemcu_hil.sim.flash import SECTOR_SIZE, Flash
+from nodemcu_hil.sim.flash_writer import rom_erase_span
+from nodemcu_hil.sim.loader_packets import SYNC_PAYLOAD, Op
 
 ROM_OK = b"\x00\x00"
 ROM_INVALID = b"\x01\x05"

@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from tests.loader_pty import LoaderOnPty
-from virtual_board.efuse import format_mac
-from virtual_board.flash import Flash
+from nodemcu_hil.sim.efuse import format_mac
+from nodemcu_hil.sim.flash import Flash
 
 ESPTOOL = [sys.executable, "-m", "esptool"]  # the venv's esptool 5.6.0, unmodified
 MAC = bytes.fromhex("5ccf7f123456")

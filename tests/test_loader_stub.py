@@ -13,8 +13,8 @@ from esptool import cmds
 from esptool.targets.esp8266 import ESP8266ROM
 
 from tests.loader_port import LoaderPort, RawClient, data_block, make_chip
-from virtual_board.flash import SECTOR_SIZE, Flash
-from virtual_board.loader_packets import Op
+from nodemcu_hil.sim.flash import SECTOR_SIZE, Flash
+from nodemcu_hil.sim.loader_packets import Op
 
 OK = b"\x00\x00"
 

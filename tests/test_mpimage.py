@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from virtual_board.mpimage import (
+from nodemcu_hil.sim.mpimage import (
     LENGTH_FIELD,
     SEGS_MAX_SIZE,
     NotMicroPython,

@@ -16,10 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from fixtures import packages
-from fixtures.deploy import library_files
-from fixtures.errors import PackageUnavailable
-from fixtures.packages import PEP691_JSON, Requirement
+from nodemcu_hil import packages
+from nodemcu_hil.deploy import library_files
+from nodemcu_hil.errors import PackageUnavailable
+from nodemcu_hil.packages import PEP691_JSON, Requirement
 
 NAME = "micropython-tiny.lib"
 VERSION = "1.2.3"

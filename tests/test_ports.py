@@ -1,4 +1,4 @@
-"""fixtures.ports.open_port: the one way the harness opens a board's port."""
+"""nodemcu_hil.ports.open_port: the one way the harness opens a board's port."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import tty
 import pytest
 import serial.rfc2217 as rfc2217
 
-from fixtures.errors import BoardNotFound, ConfigError, PortBusy
-from fixtures.ports import Rfc2217Port, open_port
+from nodemcu_hil.errors import BoardNotFound, ConfigError, PortBusy
+from nodemcu_hil.ports import Rfc2217Port, open_port
 
 
 class CountingPort(Rfc2217Port):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.cli import main
-from fixtures.inventory import load_inventory
-from fixtures.lease import lease_for
-from virtual_board import start_board
+from nodemcu_hil.cli import main
+from nodemcu_hil.inventory import load_inventory
+from nodemcu_hil.lease import lease_for
+from nodemcu_hil.sim import start_board
 
 MAC_A = "5c:cf:7f:00:aa:01"
 MAC_B = "5c:cf:7f:00:bb:02"

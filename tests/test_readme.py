@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fixtures.config import settings_markdown
+from nodemcu_hil.config import settings_markdown
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -16,4 +16,4 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_settings_table_is_the_generated_one():
-    assert settings_markdown() in README, "regenerate with: python -m fixtures.config"
+    assert settings_markdown() in README, "regenerate with: python -m nodemcu_hil.config"

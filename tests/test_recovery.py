@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.board import connect_board, disconnect_board
-from fixtures.bringup import flash_board
-from fixtures.config import resolve
-from fixtures.gpio import NoPins
-from fixtures.recovery import RUNG_CTRL_C, RUNG_REFLASH, OutOfService, climb
-from fixtures.sim_rig import virtual_mac
-from fixtures.inventory import BoardRecord
-from fixtures.timeline import Timeline
-from virtual_board import start_board
-from virtual_board.mpimage import make_image
+from nodemcu_hil.board import connect_board, disconnect_board
+from nodemcu_hil.bringup import flash_board
+from nodemcu_hil.config import resolve
+from nodemcu_hil.gpio import NoPins
+from nodemcu_hil.recovery import RUNG_CTRL_C, RUNG_REFLASH, OutOfService, climb
+from nodemcu_hil.sim_rig import virtual_mac
+from nodemcu_hil.inventory import BoardRecord
+from nodemcu_hil.timeline import Timeline
+from nodemcu_hil.sim import start_board
+from nodemcu_hil.sim.mpimage import make_image
 
 BUSY_LOOP = b"while True:\n    pass\n"  # silent: nothing printed before the loop
 CTRL_C_PROOF = b"import micropython\nmicropython.kbd_intr(-1)\nwhile True:\n    pass\n"

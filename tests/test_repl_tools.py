@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import serial
 
-from virtual_board.control import ControlClient
-from virtual_board.mpimage import make_image
-from virtual_board.runtime.console import ByteConsole
+from nodemcu_hil.sim.control import ControlClient
+from nodemcu_hil.sim.mpimage import make_image
+from nodemcu_hil.sim.runtime.console import ByteConsole
 
 pytest.importorskip("micropython_run")
 

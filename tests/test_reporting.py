@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from fixtures.evidence import boards_used, message_event, render_events, window_events
-from fixtures.messages import Message, MessageLog
-from fixtures.timeline import Event, Timeline
+from nodemcu_hil.evidence import boards_used, message_event, render_events, window_events
+from nodemcu_hil.messages import Message, MessageLog
+from nodemcu_hil.timeline import Event, Timeline
 
 pytest_plugins = ["pytester"]
 
@@ -22,9 +22,9 @@ FINGERPRINT = {"mac": "5c:cf:7f:12:34:56", "flash_id": "0x1640ef",
 RIG_CONFTEST = f"""
     import time
     import pytest
-    from fixtures.messages import Message, MessageLog
-    from fixtures.reporting import BROKER_LOG_KEY, FINGERPRINTS_KEY, TIMELINE_KEY
-    from fixtures.timeline import Timeline
+    from nodemcu_hil.messages import Message, MessageLog
+    from nodemcu_hil.reporting import BROKER_LOG_KEY, FINGERPRINTS_KEY, TIMELINE_KEY
+    from nodemcu_hil.timeline import Timeline
 
     @pytest.fixture(scope="session")
     def rig(pytestconfig):
@@ -94,7 +94,7 @@ def _html_text(path) -> str:
 
 
 def test_default_reports_carry_timeline_and_fingerprint_without_secrets(rig_project):
-    result = rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider")
+    result = rig_project.runpytest("-p", "no:nodemcu_hil", "-p", "nodemcu_hil.reporting", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     junit, html = rig_project.path / "reports" / "junit.xml", rig_project.path / "reports" / "report.html"
     assert junit.exists() and html.exists()
@@ -128,7 +128,7 @@ def test_default_reports_carry_timeline_and_fingerprint_without_secrets(rig_proj
 
 
 def test_reports_made_by_xdist_workers_are_redacted_too(rig_project):
-    result = rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider", "-n", "2")
+    result = rig_project.runpytest("-p", "no:nodemcu_hil", "-p", "nodemcu_hil.reporting", "-p", "no:cacheprovider", "-n", "2")
     result.assert_outcomes(passed=2, failed=1)
     xml_text = (rig_project.path / "reports" / "junit.xml").read_text()
     assert SECRET not in result.stdout.str() + xml_text
@@ -136,7 +136,7 @@ def test_reports_made_by_xdist_workers_are_redacted_too(rig_project):
 
 
 def test_user_given_report_paths_win(rig_project):
-    result = rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider",
+    result = rig_project.runpytest("-p", "no:nodemcu_hil", "-p", "nodemcu_hil.reporting", "-p", "no:cacheprovider",
                                    "--junitxml=out/run.xml", "--html=out/run.html")
     result.assert_outcomes(passed=2, failed=1)
     assert (rig_project.path / "out" / "run.xml").exists() and (rig_project.path / "out" / "run.html").exists()
@@ -145,7 +145,7 @@ def test_user_given_report_paths_win(rig_project):
 
 def test_report_dir_from_the_environment(rig_project, monkeypatch):
     monkeypatch.setenv("HIL_REPORT_DIR", "elsewhere")
-    rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider")
+    rig_project.runpytest("-p", "no:nodemcu_hil", "-p", "nodemcu_hil.reporting", "-p", "no:cacheprovider")
     assert (rig_project.path / "elsewhere" / "junit.xml").exists()
 
 
@@ -218,7 +218,7 @@ def test_non_ascii_secret_is_masked_in_every_encoding_and_report(rig_project, mo
 
     monkeypatch.setenv("HIL_WIFI_PASSWORD", NON_ASCII_SECRET)
     rig_project.makepyfile(test_rig=textwrap.dedent(ENCODINGS_TESTS))
-    result = rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider", "-rxX")
+    result = rig_project.runpytest("-p", "no:nodemcu_hil", "-p", "nodemcu_hil.reporting", "-p", "no:cacheprovider", "-rxX")
     result.assert_outcomes(failed=1, xfailed=1)
     value = NON_ASCII_SECRET
     forms = {"raw": value, "json ascii": json.dumps(value)[1:-1], "bytes repr": repr(value.encode())[2:-1],
@@ -235,7 +235,7 @@ def test_non_ascii_secret_is_masked_in_every_encoding_and_report(rig_project, mo
 def test_collection_error_is_masked(rig_project, monkeypatch):
     monkeypatch.setenv("HIL_WIFI_PASSWORD", NON_ASCII_SECRET)
     rig_project.makepyfile(test_rig="import os\nraise RuntimeError(os.environ['HIL_WIFI_PASSWORD'].encode())\n")
-    result = rig_project.runpytest("-p", "fixtures.reporting", "-p", "no:cacheprovider")
+    result = rig_project.runpytest("-p", "no:nodemcu_hil", "-p", "nodemcu_hil.reporting", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     text = result.stdout.str() + (rig_project.path / "reports" / "junit.xml").read_text()
     assert "RuntimeError: b'***'" in text and repr(NON_ASCII_SECRET.encode())[2:-1] not in text
@@ -249,7 +249,6 @@ def test_unwritable_report_dir_stops_the_run_at_start_up_naming_the_setting(pyte
     target = blocker / "reports"
     monkeypatch.delenv("HIL_REPORT_DIR", raising=False)
     pytester.makeini("[pytest]\nhil_boards_file = no-such-boards.toml\n")
-    pytester.makeconftest('pytest_plugins = ["fixtures.plugin"]')
     pytester.makepyfile(test_never="def test_never():\n    raise AssertionError('ran')\n")
     if how == "environment":
         monkeypatch.setenv("HIL_REPORT_DIR", str(target))

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from virtual_board import boot
-from virtual_board.image import Esp8266Image, Segment
-from virtual_board.reset import (BUTTON_FLASH, BUTTON_RST, LATCH_WINDOW, RST_CAUSE_EXTERNAL,
+from nodemcu_hil.sim import boot
+from nodemcu_hil.sim.image import Esp8266Image, Segment
+from nodemcu_hil.sim.reset import (BUTTON_FLASH, BUTTON_RST, LATCH_WINDOW, RST_CAUSE_EXTERNAL,
                                  RST_CAUSE_POWER_ON, BootMode, ResetCircuit)
-from virtual_board.wire import Pacer, rates_match, resample
+from nodemcu_hil.sim.wire import Pacer, rates_match, resample
 
 RFC2217_ACK = 0.05  # pyserial's client waits at least one 50 ms poll for each line change
 

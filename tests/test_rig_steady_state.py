@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.repl import Repl
-from virtual_board import start_board
+from nodemcu_hil.repl import Repl
+from nodemcu_hil.sim import start_board
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def rig(tmp_path_factory):
     """A kept-running virtual board with its boards.toml, image and world, as on a rig."""
     home = tmp_path_factory.mktemp("rig")
     image = home / "micropython.bin"
-    subprocess.run([sys.executable, "-m", "fixtures.cli", "sim", "--make-image", str(image)], check=True,
+    subprocess.run([sys.executable, "-m", "nodemcu_hil.cli", "sim", "--make-image", str(image)], check=True,
                    capture_output=True, timeout=60)
     world = home / "world.toml"
     world.write_text(f'[wifi]\njoin_delay_s = {JOIN_DELAY_S}\n[[wifi.ap]]\nssid = "{WIFI_SSID}"\n'

@@ -7,13 +7,13 @@ import threading
 
 import pytest
 
-from virtual_board.application import MicroPythonApplication, SilentApplication, start_application
-from virtual_board.boot import BootContext
-from virtual_board.flash import Flash
-from virtual_board.image import parse_image
-from virtual_board.mpimage import build_image
-from virtual_board.runtime.console import ByteConsole
-from virtual_board.uart import BOOT_MESSAGE_BAUD, FIRMWARE_BAUD, Uart
+from nodemcu_hil.sim.application import MicroPythonApplication, SilentApplication, start_application
+from nodemcu_hil.sim.boot import BootContext
+from nodemcu_hil.sim.flash import Flash
+from nodemcu_hil.sim.image import parse_image
+from nodemcu_hil.sim.mpimage import build_image
+from nodemcu_hil.sim.runtime.console import ByteConsole
+from nodemcu_hil.sim.uart import BOOT_MESSAGE_BAUD, FIRMWARE_BAUD, Uart
 
 pytest.importorskip("micropython_run")
 

@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from virtual_board.runtime.console import blank_flash, boot_runtime
-from virtual_board.runtime.fslayout import fs_layout
+from nodemcu_hil.sim.runtime.console import blank_flash, boot_runtime
+from nodemcu_hil.sim.runtime.fslayout import fs_layout
 
 pytest.importorskip("micropython_run")
 

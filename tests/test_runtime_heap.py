@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from virtual_board.runtime import HeapConfig
-from virtual_board.runtime.console import boot_runtime
-from virtual_board.runtime.heap import ESP8266_HEAP_TOTAL
+from nodemcu_hil.sim.runtime import HeapConfig
+from nodemcu_hil.sim.runtime.console import boot_runtime
+from nodemcu_hil.sim.runtime.heap import ESP8266_HEAP_TOTAL
 
 pytest.importorskip("micropython_run")
 

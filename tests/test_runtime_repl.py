@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from virtual_board.runtime.console import boot_runtime
+from nodemcu_hil.sim.runtime.console import boot_runtime
 
 pytest.importorskip("micropython_run")
 

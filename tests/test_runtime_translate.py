@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from virtual_board.runtime.translate import OutputTranslator
+from nodemcu_hil.sim.runtime.translate import OutputTranslator
 
 UNIX = b"MicroPython 9458e3a23f on 2026-07-05; linux [GCC 14.2.1] version"
 ESP = b"MicroPython v1.28.0 on 2026-04-06; ESP module with ESP8266"

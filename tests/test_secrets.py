@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from fixtures.errors import ConfigError, HilError
-from fixtures.secrets import MASK, REPO_ROOT, Secret, load_secrets_file, redact, reveal, secrets_in
+from nodemcu_hil.errors import ConfigError, HilError
+from nodemcu_hil.secrets import MASK, REPO_ROOT, Secret, load_secrets_file, redact, reveal, secrets_in
 
 PASSWORD = "hunter2-wifi"
 
@@ -89,7 +89,7 @@ NON_ASCII = ["p@ss-Wörd€-ü", "café", "it's \"q\" & <x> \\ 😀"]
 
 
 def spellings(value: str) -> dict[str, str]:
-    """The encodings a user has seen a secret leak in, computed independently of fixtures.secrets."""
+    """The encodings a user has seen a secret leak in, computed independently of nodemcu_hil.secrets."""
     from urllib.parse import quote, quote_plus
 
     return {
@@ -162,9 +162,9 @@ class FakePort:
 
 
 def test_console_log_file_and_timeline_mask_remembered_secrets(tmp_path):
-    from fixtures.console import Console
-    from fixtures.secrets import remember
-    from fixtures.timeline import Timeline
+    from nodemcu_hil.console import Console
+    from nodemcu_hil.secrets import remember
+    from nodemcu_hil.timeline import Timeline
 
     value = "café-€-log"
     remember(Secret(value))
@@ -185,8 +185,8 @@ def test_console_log_file_and_timeline_mask_remembered_secrets(tmp_path):
 
 
 def test_timeline_events_never_hold_a_remembered_secret():
-    from fixtures.secrets import remember
-    from fixtures.timeline import Timeline
+    from nodemcu_hil.secrets import remember
+    from nodemcu_hil.timeline import Timeline
 
     value = "tïmeline-€"
     remember(value)

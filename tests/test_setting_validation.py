@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import config
-from fixtures.cli import main as hil_main
-from fixtures.errors import ConfigError
-from fixtures.setting_types import host_addresses
+from nodemcu_hil import config
+from nodemcu_hil.cli import main as hil_main
+from nodemcu_hil.errors import ConfigError
+from nodemcu_hil.setting_types import host_addresses
 
 pytest_plugins = ["pytester"]
 # A documentation address (RFC 5737) this host does not have.
@@ -85,7 +85,7 @@ def test_pytest_stops_at_start_up(pytester, monkeypatch, env, shown):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     pytester.makeini("[pytest]\nhil_boards_file = no-such-boards.toml\n")
-    pytester.makeconftest('pytest_plugins = ["fixtures.plugin"]')
+    pytester.makeconftest('pytest_plugins = ["nodemcu_hil.plugin"]')
     pytester.makepyfile(test_never="def test_never():\n    raise AssertionError('ran')\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -13,8 +13,8 @@ import sys
 import pytest
 from esptool.cmds import detect_chip, read_flash, reset_chip, run_stub, write_flash
 
-from fixtures.ports import open_port
-from virtual_board import ControlClient, start_board
+from nodemcu_hil.ports import open_port
+from nodemcu_hil.sim import ControlClient, start_board
 
 READY = re.compile(r"^READY rfc2217://127\.0\.0\.1:(\d+) pty=(\S+) control=127\.0\.0\.1:(\d+)$")
 FLASH_SIZE = 4 * 1024 * 1024
@@ -22,7 +22,7 @@ START_TIMEOUT = 20
 
 
 def hil_sim(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "fixtures.cli", "sim", *args],
+    return subprocess.Popen([sys.executable, "-m", "nodemcu_hil.cli", "sim", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

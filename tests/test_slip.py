@@ -6,7 +6,7 @@ import os
 
 from esptool.loader import ESPLoader, slip_reader
 
-from virtual_board import slip
+from nodemcu_hil.sim import slip
 
 
 class _BytesPort:

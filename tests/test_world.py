@@ -13,16 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.broker import HilBroker
-from fixtures.errors import PackageUnavailable
-from fixtures.packages import Requirement, fetch, read_manifest
+from nodemcu_hil.broker import HilBroker
+from nodemcu_hil.errors import PackageUnavailable
+from nodemcu_hil.packages import Requirement, fetch, read_manifest
 from tests.esp8266_harness import MpProgram
-from virtual_board.control import ControlError, ControlServer
-from virtual_board.netpath import NetPath
-from virtual_board.world import World
-from virtual_board.world_client import WorldClient
-from virtual_board.world_control import WorldFileError
-from virtual_board.world_wifi import (DEFAULT_JOIN_DELAY_S, STAT_CONNECTING, STAT_GOT_IP, STAT_IDLE,
+from nodemcu_hil.sim.control import ControlError, ControlServer
+from nodemcu_hil.sim.netpath import NetPath
+from nodemcu_hil.sim.world import World
+from nodemcu_hil.sim.world_client import WorldClient
+from nodemcu_hil.sim.world_control import WorldFileError
+from nodemcu_hil.sim.world_wifi import (DEFAULT_JOIN_DELAY_S, STAT_CONNECTING, STAT_GOT_IP, STAT_IDLE,
                                       STAT_NO_AP_FOUND, STAT_WRONG_PASSWORD, WifiWorld)
 
 BIN = Path(sys.executable).parent
@@ -261,7 +261,7 @@ password = "pw"
 def sim_board(tmp_path):
     """`hil sim --world FILE` on a flash that holds a MicroPython image, with its PTY."""
     pytest.importorskip("micropython_run")
-    from virtual_board.mpimage import make_image
+    from nodemcu_hil.sim.mpimage import make_image
 
     image, flash = tmp_path / "fw.bin", tmp_path / "flash.bin"
     make_image(image, "v1.28.0")

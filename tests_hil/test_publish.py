@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fixtures.mqtt import MqttClient
+from nodemcu_hil.mqtt import MqttClient
 
 pytestmark = pytest.mark.hil
 

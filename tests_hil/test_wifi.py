@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from fixtures.secrets import reveal
+from nodemcu_hil.secrets import reveal
 
 pytestmark = pytest.mark.hil
 

@@ -1,0 +1,156 @@
+"""A board under test: its record, its console, how to reach its REPL, reset and observe it.
+
+The same object for a NodeMCU on a USB cable and for a virtual board: only the pin
+observer and the Wi-Fi access point control differ (architecture: the one principle).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from nodemcu_hil.console import Console
+from nodemcu_hil.errors import DeviceHung, WaitTimeout
+from nodemcu_hil.gpio import PinObserver
+from nodemcu_hil.identify import BoardIdentity, check_identity, identify
+from nodemcu_hil.inventory import BoardRecord
+from nodemcu_hil.ports import open_port
+from nodemcu_hil.repl import Repl
+from nodemcu_hil.timeline import Timeline
+
+BANNER = re.compile(r"MicroPython (v\d+\.\d+\S*) on (\d{4}-\d{2}-\d{2}); (.+?)\r?\n")
+FRIENDLY_PROMPT = ">>> "
+SOFT_REBOOT = "soft reboot\r\n"
+CTRL_C, CTRL_D = b"\x03", b"\x04"
+INTERRUPT_TIMEOUT_S = 5.0
+INTERRUPT_RETRY_S = 0.5
+BANNER_GRACE_S = 0.3  # how long a board with no main.py needs to print its banner
+BANNER_AFTER_PROMPT_S = 1.0
+
+
+@dataclass
+class Board:
+    record: BoardRecord
+    console: Console
+    timeline: Timeline
+    identity: BoardIdentity
+    pins: PinObserver
+    wifi: object | None = None  # the virtual world's control client; None on a rig
+    facts: dict = field(default_factory=dict)  # fingerprint: version, free heap, flash id ...
+    last_boot: int = 0  # console mark of the latest reset, for expect(since=...)
+    image_path: Path | None = None  # what `flashed` wrote, for the recovery ladder's reflash
+    out_of_service: str | None = None  # why the recovery ladder gave the board up
+    redeploy: Callable[[], object] | None = None  # puts the firmware back after a reflash
+    deployed_files: dict | None = None  # what the last deploy wrote, so an unchanged set is not resent
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    def action(self, text: str) -> None:
+        self.timeline.action(self.name, text)
+
+    @contextmanager
+    def repl(self, *, soft_reset: bool = False) -> Iterator[Repl]:
+        """The raw REPL over the console's port (the console pauses meanwhile).
+
+        Entering it stops main.py (CTRL-C); leaving returns to the friendly REPL.
+        """
+        with self.console.borrow() as port:
+            repl = Repl(port, self.record.port, board=self.name)
+            repl.enter(soft_reset=soft_reset)
+            try:
+                yield repl
+            finally:
+                repl.leave()
+
+    def hard_reset(self) -> int:
+        self.action("hard reset")
+        return self.console.hard_reset()
+
+    @contextmanager
+    def held_in_reset(self) -> Iterator[int]:
+        """EN held low for the block (a power cut); the board boots when it ends."""
+        with self.console.held_in_reset() as mark:
+            self.last_boot = mark
+            yield mark
+
+    def interrupt(self, timeout: float = INTERRUPT_TIMEOUT_S) -> None:
+        """CTRL-C until the friendly prompt answers: main.py is stopped, the REPL is free.
+
+        Repeated, as mpremote and ampy do: a CTRL-C that lands while the board is still
+        booting (before main.py runs) is lost on a real ESP8266 too.
+        """
+        deadline = time.monotonic() + timeout
+        self.action("CTRL-C to reach the prompt")
+        while True:
+            mark = self.console.mark()
+            self.console.write(b"\r" + CTRL_C + CTRL_C)
+            try:
+                self.console.expect(re.escape(FRIENDLY_PROMPT), since=mark, what="friendly prompt after CTRL-C",
+                                    timeout=min(INTERRUPT_RETRY_S, max(0.0, deadline - time.monotonic())))
+                return
+            except WaitTimeout:
+                if time.monotonic() >= deadline:
+                    raise DeviceHung(f"no prompt after CTRL-C within {timeout:g} s", board=self.name,
+                                     port=self.record.port,
+                                     hint="the firmware ignores CTRL-C: the recovery ladder (reset, then "
+                                          "reflash) brings it back") from None
+
+    def soft_reset(self, timeout: float) -> int:
+        """CTRL-C, then CTRL-D at the prompt: boot.py and main.py run again from a clean heap."""
+        self.interrupt()
+        mark = self.console.mark()
+        self.action("soft reset (CTRL-D)")
+        self.console.write(CTRL_D)
+        self.console.expect(re.escape(SOFT_REBOOT), timeout=timeout, since=mark, what="MPY: soft reboot")
+        return mark
+
+    def reach_repl(self, since: int, timeout: float) -> str:
+        """After a reset: the friendly prompt, whatever firmware the board runs.
+
+        A board without main.py prints the banner by itself; one running a firmware that
+        loops for ever (every board a rig reuses) prints it only once CTRL-C stops main.py.
+        So wait a moment for the banner, then interrupt as mpremote would. Returns the
+        MicroPython version from the banner; `DeviceHung` when the firmware ignores CTRL-C.
+        """
+        since = self.console.boot_start(since)
+        try:
+            found = self.console.expect(BANNER, timeout=BANNER_GRACE_S, since=since, what="MicroPython banner")
+        except WaitTimeout:
+            self.interrupt(timeout)
+            found = self.console.expect(BANNER, timeout=BANNER_AFTER_PROMPT_S, since=since,
+                                        what="MicroPython banner before the prompt")
+        self.facts["micropython_version"] = found.group(1)
+        return found.group(1)
+
+    def fingerprint(self) -> dict:
+        return {"board": self.name, "mac": self.identity.mac, "chip": self.identity.chip,
+                "port": self.record.port, "virtual": self.record.virtual, **self.facts}
+
+
+def connect_board(record: BoardRecord, *, timeline: Timeline, pins: PinObserver, log_dir: Path,
+                  wifi=None) -> Board:
+    """Open the port, check who is there (before anything is written), start the console."""
+    port = open_port(record.port)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    console = Console(port, board=record.name, timeline=timeline, log_path=log_dir / f"{record.name}.log")
+    try:
+        with console.borrow() as lent:
+            timeline.action(record.name, "identify with esptool (reset into the ROM loader)")
+            identity = identify(lent)
+        check_identity(record, identity)
+    except Exception:
+        console.close()
+        port.close()
+        raise
+    return Board(record=record, console=console, timeline=timeline, identity=identity, pins=pins, wifi=wifi)
+
+
+def disconnect_board(board: Board) -> None:
+    board.console.close()
+    board.console.port.close()

@@ -1,0 +1,199 @@
+"""Bringing a board up for a session: reach it, flash it, deploy to it.
+
+The plugin's fixtures are a few lines over these functions; `hil flash` and `hil deploy`
+use the same ones, so the manual path and the test path cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from nodemcu_hil import assignment
+from nodemcu_hil.board import Board, connect_board, disconnect_board
+from nodemcu_hil.config import Settings
+from nodemcu_hil.deploy import DeployResult, deploy, local_files
+from nodemcu_hil.device_config import secret_values
+from nodemcu_hil.errors import ConfigError, DeviceHung
+from nodemcu_hil.flashing import FlashOutcome, flash_image
+from nodemcu_hil.gpio import NoPins, SimPins, probe_pins
+from nodemcu_hil.images import ValidatedImage, validate_image
+from nodemcu_hil.inventory import MODE_HARDWARE, BoardRecord
+from nodemcu_hil.recovery import RUNG_SOFT_RESET, OutOfService, climb
+from nodemcu_hil.sim_rig import WorldControl, make_sim_image, virtual_board
+from nodemcu_hil.timeline import Timeline
+
+LOOPBACK = "127.0.0.1"
+RUNG_RESET = "reset"  # start_firmware: the board answered after a plain reset
+
+
+@contextmanager
+def session_board(plan: assignment.BoardPlan, settings: Settings, *, worker: str, worker_index: int,
+                  state_dir: Path, timeline: Timeline) -> Iterator[Board]:
+    """This worker's board, leased (rig) or started (sim), identified, with its console."""
+    with ExitStack() as stack:
+        if plan.mode == MODE_HARDWARE:
+            record, lease = assignment.lease_assigned_board(plan, settings, worker_index)
+            stack.enter_context(lease)
+            timeline.action(record.name, f"leased {record.port}")
+            pins, wifi = _rig_pins(record, settings, stack), None
+        else:
+            record, process = stack.enter_context(virtual_board(
+                f"vnode-{worker}", state_dir / worker, wifi_ssid=settings.wifi_ssid,
+                wifi_password=settings.wifi_password))
+            timeline.action(record.name, f"started virtual board at {record.port}")
+            pins = NoPins(record.name) if settings.gpio_backend == "none" else SimPins(process.control)
+            wifi = WorldControl(process.control, timeline, record.name)
+        board = connect_board(record, timeline=timeline, pins=pins, wifi=wifi,
+                              log_dir=settings.report_dir / "serial")
+        stack.callback(disconnect_board, board)
+        yield board
+
+
+def _rig_pins(record: BoardRecord, settings: Settings, stack: ExitStack):
+    """How a real board's pins are observed: a wired probe board, or not at all."""
+    backend = settings.gpio_backend
+    if backend == "sim":
+        raise ConfigError("hil_gpio_backend=sim needs virtual boards", board=record.name,
+                          hint="use probe (with gpio_probe in boards.toml) or none on a rig")
+    if backend == "none" or (backend == "auto" and record.gpio_probe is None):
+        return NoPins(record.name)
+    if record.gpio_probe is None:
+        raise ConfigError("hil_gpio_backend=probe but the board has no gpio_probe in boards.toml",
+                          board=record.name, hint="wire a probe board and declare it, or use auto/none")
+    return stack.enter_context(probe_pins(record, lease_dir=settings.lease_dir,
+                                          lease_timeout=settings.lease_timeout))
+
+
+def firmware_image_path(settings: Settings, plan: assignment.BoardPlan, image_dir: Path) -> Path:
+    if settings.firmware_image is not None:
+        return settings.firmware_image
+    if plan.mode == MODE_HARDWARE:
+        raise ConfigError("no firmware image to flash on real boards",
+                          hint="set --hil-firmware-image (e.g. ESP8266_GENERIC-v1.28.0.bin)")
+    image_dir.mkdir(parents=True, exist_ok=True)
+    return make_sim_image(image_dir)
+
+
+def flash_board(board: Board, image_path: Path, settings: Settings) -> FlashOutcome:
+    """Validate first (board untouched on failure), flash unless already there, boot it.
+
+    A board a rig reuses already runs the firmware: booting it means reaching its REPL
+    through whatever main.py does, and climbing the recovery ladder when it will not stop.
+    """
+    image = validate_image(image_path, board.record.flash_size, board=board.name)
+    board.image_path = image_path
+    outcome = _write_image(board, image, settings, force=settings.force_flash)
+    start_firmware(board, settings)
+    return outcome
+
+
+def _write_image(board: Board, image: ValidatedImage, settings: Settings, *, force: bool) -> FlashOutcome:
+    board.action(f"flash {image.path.name} ({len(image.data)} B) at {settings.flash_baud} baud")
+    with board.console.borrow() as port:
+        outcome = flash_image(port, image, baud=settings.flash_baud, board=board.name,
+                              expect_mac=board.record.mac, force=force,
+                              log=lambda line: board.action(f"esptool: {line}"), reset_after=False)
+    board.action("flash skipped: the board already holds this image" if outcome.skipped
+                 else f"flashed in {outcome.seconds:.1f} s at {outcome.baud} baud")
+    return outcome
+
+
+def start_firmware(board: Board, settings: Settings) -> str:
+    """Hard reset, then the REPL of whatever firmware runs; the ladder when it does not answer.
+
+    Returns how the board was reached ("reset" when it answered at once).
+    """
+    try:
+        board.reach_repl(board.hard_reset(), settings.boot_timeout)
+        return RUNG_RESET
+    except DeviceHung:
+        board.action("the board does not answer after reset: climbing the recovery ladder")
+    result = climb(board, boot_timeout=settings.boot_timeout, reflash=lambda: reflash_board(board, settings))
+    board.facts["recovered_by"] = result.rung
+    return result.rung
+
+
+def reflash_board(board: Board, settings: Settings) -> None:
+    """The ladder's reflash rung: the session's image written again, the firmware put back."""
+    image = validate_image(board.image_path, board.record.flash_size, board=board.name)
+    _write_image(board, image, settings, force=True)
+    board.reach_repl(board.hard_reset(), settings.boot_timeout)
+    if board.redeploy is not None:
+        board.redeploy()
+
+
+def restart_for_test(board: Board, settings: Settings, sync: Callable[[], object]) -> str:
+    """A clean start before a test: the board answering (the ladder when it does not), `sync`
+    (this test's firmware config, which needs the REPL), then a soft reset into main.py.
+
+    Returns how the board was brought back ("soft reset" when all was well).
+    """
+    if board.out_of_service:
+        raise OutOfService(f"out of service: {board.out_of_service}", board=board.name, port=board.record.port)
+    how = RUNG_SOFT_RESET
+    try:
+        board.interrupt()
+    except DeviceHung:
+        board.action("the board does not answer: climbing the recovery ladder")
+        how = climb(board, boot_timeout=settings.boot_timeout, reflash=lambda: reflash_board(board, settings)).rung
+    sync()
+    board.last_boot = board.soft_reset(settings.boot_timeout)
+    return how
+
+
+def device_settings(settings: Settings, broker_host: str, broker_port: int, topic_prefix: str) -> dict:
+    """The harness settings plus what only the session knows: where the broker is."""
+    return {**settings.as_mapping(), "broker_host": broker_host, "broker_port": broker_port,
+            "topic_prefix": topic_prefix}
+
+
+def firmware_tuning(settings: Settings) -> dict:
+    return {"telemetry_s": settings.telemetry_period, "keepalive_s": settings.mqtt_keepalive}
+
+
+def device_files(settings: Settings, broker_host: str, broker_port: int, topic_prefix: str, *,
+                 mpy: bool = False) -> dict[str, bytes]:
+    """Every file the board gets for these settings: firmware, libraries, its config."""
+    return local_files(device_settings(settings, broker_host, broker_port, topic_prefix), mpy=mpy,
+                       tuning=firmware_tuning(settings))
+
+
+def deploy_board(board: Board, settings: Settings, broker_host: str, broker_port: int,
+                 topic_prefix: str) -> DeployResult | None:
+    """Sync the firmware for these settings unless the board got exactly it last time.
+
+    A test whose `hil_settings` marker changes what the firmware is told (telemetry
+    period, keepalive ...) thus gets its own config, and the next test the session's back;
+    each time only config.json travels, since the deploy compares by hash.
+    """
+    files = device_files(settings, broker_host, broker_port, topic_prefix)
+    if board.deployed_files == files:
+        return None
+    secrets = secret_values(device_settings(settings, broker_host, broker_port, topic_prefix))
+
+    def sync() -> DeployResult:
+        with board.repl() as repl:
+            result = deploy(repl, files, reset=False, out=board.action, secrets=secrets)
+        board.deployed_files = files
+        return result
+
+    board.redeploy = sync
+    return sync()
+
+
+def broker_bind_address(settings: Settings, mode: str) -> str:
+    """Loopback for virtual boards; on a rig the address of the interface boards reach."""
+    if settings.broker_bind != "auto":
+        return settings.broker_bind
+    if mode != MODE_HARDWARE:
+        return LOOPBACK
+    import ifaddr
+
+    for adapter in ifaddr.get_adapters():
+        for address in adapter.ips:
+            if isinstance(address.ip, str) and not address.ip.startswith("127."):
+                return address.ip
+    raise ConfigError("no non-loopback IPv4 interface for the broker",
+                      hint="set hil_broker_bind to the address your boards' Wi-Fi network reaches")

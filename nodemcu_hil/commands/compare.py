@@ -1,0 +1,111 @@
+"""`hil compare A.xml B.xml`: two runs side by side; exit 1 on a regression, 2 on a bad file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_REGRESSION = 1
+EXIT_UNREADABLE = 2
+FORMATS = ("text", "markdown")
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value >= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a factor of at least 1 (1.5: 50% worse is allowed), got {text!r}")
+    return value
+
+
+def _figure(text: str):
+    from nodemcu_hil.compare import Figure
+
+    try:
+        return Figure.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def configure(parser) -> None:
+    from nodemcu_hil.compare import DEFAULT_TOLERANCE
+
+    parser.add_argument("a", metavar="A.xml", help="JUnit XML of the reference run (previous release, virtual boards)")
+    parser.add_argument("b", metavar="B.xml", help="JUnit XML of the run under judgement")
+    parser.add_argument("--figure", action="append", type=_figure, default=[], metavar="NAME[:lower|higher]",
+                        help="a recorded property to judge, e.g. reconnect_seconds or free_heap:higher "
+                             "(which way is better; default lower); repeatable")
+    parser.add_argument("--tolerance", type=_tolerance, default=DEFAULT_TOLERANCE, metavar="FACTOR",
+                        help=f"a judged figure worse by more than this factor is a regression "
+                             f"(default {DEFAULT_TOLERANCE})")
+    parser.add_argument("--format", choices=FORMATS, default="text",
+                        help="text for a terminal, markdown for a GitHub job summary")
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _ratio(row) -> str:
+    return "" if row.ratio is None else f"x{row.ratio:.2f}" + (" WORSE" if row.worse else "")
+
+
+def _outcome(result) -> str:
+    return "missing" if result is None else result.outcome
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(cell) for cell in column) for column in zip(*rows)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def render_text(rows, a_name: str, b_name: str) -> str:
+    from nodemcu_hil.compare import SAME, regressions, summary
+
+    lines = [("TEST / FIGURE", "A", "B", "B/A", "VERDICT")]
+    for row in rows:
+        lines.append((row.test_id, _outcome(row.a), _outcome(row.b), "", "" if row.verdict == SAME else row.verdict))
+        lines += [(f"  {fig.name}", _number(fig.a), _number(fig.b), _ratio(fig), "") for fig in row.figures]
+    out = [f"A: {a_name}", f"B: {b_name}", "", _table(lines), "", f"summary: {summary(rows)}"]
+    out += [f"REGRESSION {row.test_id}: {why(row)}" for row in regressions(rows)]
+    return "\n".join(out)
+
+
+def why(row) -> str:
+    """What makes a row a regression, in one line."""
+    worse = [f"{fig.name} {_number(fig.a)} -> {_number(fig.b)} ({_ratio(fig)})" for fig in row.figures if fig.worse]
+    return "; ".join([f"{_outcome(row.a)} in A, {_outcome(row.b)} in B", *worse])
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def render_markdown(rows, a_name: str, b_name: str) -> str:
+    from nodemcu_hil.compare import SAME, regressions, summary
+
+    out = [f"### hil compare: `{_cell(a_name)}` (A) vs `{_cell(b_name)}` (B)", "",
+           f"**{len(regressions(rows))} regression(s)**: {summary(rows)}", "",
+           "| test | A | B | figures (A → B, B/A) | verdict |", "|---|---|---|---|---|"]
+    for row in rows:
+        figures = "<br>".join(f"{_cell(fig.name)} {_number(fig.a)} → {_number(fig.b)} {_ratio(fig)}".rstrip()
+                              for fig in row.figures)
+        verdict = "" if row.verdict == SAME else f"**{row.verdict}**"
+        out.append(f"| `{_cell(row.test_id)}` | {_outcome(row.a)} | {_outcome(row.b)} | {figures} | {verdict} |")
+    return "\n".join(out)
+
+
+def run(args) -> int:
+    from nodemcu_hil.compare import ReportUnreadable, compare_runs, load_run, regressions
+
+    try:
+        run_a, run_b = load_run(args.a), load_run(args.b)
+    except ReportUnreadable as exc:
+        print(f"hil compare: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    rows = compare_runs(run_a, run_b, watched=tuple(args.figure), tolerance=args.tolerance)
+    render = render_markdown if args.format == "markdown" else render_text
+    print(render(rows, f"{args.a} ({len(run_a)} tests)", f"{args.b} ({len(run_b)} tests)"))
+    return EXIT_REGRESSION if regressions(rows) else 0

@@ -1,0 +1,81 @@
+"""The test's own MQTT client (paho-mqtt 2.x) with a message log to wait on."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from nodemcu_hil.errors import BrokerUnavailable
+from nodemcu_hil.messages import Message, MessageLog
+
+CONNECT_TIMEOUT = 10.0
+SUBSCRIBE_TIMEOUT = 10.0
+KEEPALIVE = 30
+
+
+class MqttClient:
+    """Connects on construction; `subscribe`, `publish`, `wait_for`, `close`."""
+
+    def __init__(self, host: str, port: int, client_id: str, *, username: str | None = None,
+                 password: str | None = None, log_name: str = "mqtt"):
+        self.messages = MessageLog(log_name)
+        self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        if username:
+            self._client.username_pw_set(username, password)
+        self._connected = threading.Event()
+        self._acks: dict[int, threading.Event] = {}
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._where = f"{host}:{port}"
+        try:
+            self._client.connect(host, port, keepalive=KEEPALIVE)
+        except OSError as exc:
+            raise BrokerUnavailable(f"test client cannot connect: {exc}", port=self._where,
+                                    hint="is the broker fixture running?") from None
+        self._client.loop_start()
+        if not self._connected.wait(CONNECT_TIMEOUT):
+            self.close()
+            raise BrokerUnavailable(f"no CONNACK within {CONNECT_TIMEOUT:g} s", port=self._where)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not reason_code.is_failure:
+            self._connected.set()
+
+    def _on_message(self, client, userdata, message) -> None:
+        self.messages.record(Message(topic=message.topic, payload=bytes(message.payload), qos=message.qos,
+                                     retain=bool(message.retain), at=time.monotonic()))
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self._acks.setdefault(mid, threading.Event()).set()
+
+    def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        """Subscribe and wait for the SUBACK, so no message can slip past the subscription."""
+        result, mid = self._client.subscribe(topic_filter, qos)
+        if result != paho.MQTT_ERR_SUCCESS:
+            raise BrokerUnavailable(f"subscribe {topic_filter!r} failed: {paho.error_string(result)}",
+                                    port=self._where)
+        if not self._acks.setdefault(mid, threading.Event()).wait(SUBSCRIBE_TIMEOUT):
+            raise BrokerUnavailable(f"no SUBACK for {topic_filter!r} within {SUBSCRIBE_TIMEOUT:g} s",
+                                    port=self._where)
+
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(CONNECT_TIMEOUT)
+
+    def wait_for(self, topic_filter: str, predicate=None, *, timeout: float, since: float | None = None,
+                 what: str | None = None) -> Message:
+        return self.messages.wait_for(topic_filter, predicate, timeout=timeout, since=since, what=what)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def __enter__(self) -> "MqttClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -1,0 +1,242 @@
+"""The board's raw REPL: exec, eval, files by hash, soft reset.
+
+Built on mpremote's `SerialTransport` (raw REPL, raw-paste with its flow control, and the
+fallback to plain raw mode on boards without it), over a port the harness opened itself,
+so RFC2217 URLs, PTYs and USB devices all go the same way. What mpremote leaves to its
+callers lives here: getting into the raw REPL from whatever the firmware is doing,
+deadlines, typed errors that name the port, and a soft reset that runs main.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+
+from mpremote.transport import TransportError
+from mpremote.transport_serial import SerialTransport
+
+from nodemcu_hil.errors import DeviceHung, HilError, ReplUnavailable, WaitTimeout
+
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+FRIENDLY_PROMPT = b">>> "
+SOFT_REBOOT = b"soft reboot\r\n"
+CTRL_A, CTRL_B, CTRL_C, CTRL_D = b"\x01", b"\x02", b"\x03", b"\x04"
+ENTER_ATTEMPTS = 3
+ENTER_TIMEOUT_S = 5.0
+EXEC_TIMEOUT_S = 10.0
+CHUNK = 768          # bytes per write: 1 KiB of base64, small for a 38 KiB heap
+SERIAL_TIMEOUT_S = 2.0
+LEAVE_TIMEOUT_S = 2.0
+
+
+def open_serial(url: str):
+    """The board's port, through the harness's one port opener."""
+    from nodemcu_hil.ports import open_port
+    return open_port(url, baudrate=115200, timeout=SERIAL_TIMEOUT_S)
+
+
+class ReplExecError(HilError):
+    """Code sent to the board raised; `traceback` holds the board's error output."""
+
+    def __init__(self, what: str, traceback: str, **where):
+        self.traceback = traceback
+        super().__init__(what, **where)
+
+
+class _Transport(SerialTransport):
+    """mpremote's transport over an already opened port (ours, not one it opens)."""
+
+    def __init__(self, port, name: str):
+        self.in_raw_repl = False
+        self.use_raw_paste = True
+        self.device_name = name
+        self.mounted = False
+        self.serial = port
+        self.is_pty = False  # poll in_waiting: a blocking read(1) would ignore our deadlines
+
+
+class Repl:
+    """One board's raw REPL. Use as a context manager; `enter()` before the first exec."""
+
+    def __init__(self, port, url: str, *, board: str | None = None):
+        self.url = url
+        self.board = board
+        self.transport = _Transport(port, url)
+
+    @classmethod
+    def open(cls, url: str, *, board: str | None = None) -> "Repl":
+        return cls(open_serial(url), url, board=board)
+
+    def __enter__(self) -> "Repl":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def serial(self):
+        return self.transport.serial
+
+    def _where(self) -> dict:
+        return {"board": self.board, "port": self.url}
+
+    def _read_until(self, ending: bytes, timeout: float) -> bytes:
+        return self.transport.read_until(1, ending, timeout=timeout, timeout_overall=timeout)
+
+    def read_until(self, ending: bytes, timeout: float) -> bytes:
+        """Console output up to and including `ending`; WaitTimeout (with what came) if it never does."""
+        data = self._read_until(ending, timeout)
+        if not data.endswith(ending):
+            raise WaitTimeout(f"{ending!r} did not appear on the console within {timeout:g} s "
+                              f"(last output {data[-200:]!r})", **self._where())
+        return data
+
+    def _drain(self, quiet: float = 0.1, limit: float = 2.0) -> bytes:
+        """Read until the board has been silent for `quiet` seconds (at most `limit`)."""
+        data = b""
+        deadline = time.monotonic() + limit
+        saved, self.serial.timeout = self.serial.timeout, quiet
+        try:
+            while time.monotonic() < deadline:
+                chunk = self.serial.read(max(1, self.serial.in_waiting))
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            self.serial.timeout = saved
+        return data
+
+    def enter(self, *, soft_reset: bool = True, timeout: float = ENTER_TIMEOUT_S) -> None:
+        """Stop whatever runs (CTRL-C) and enter the raw REPL; optionally soft-reset there.
+
+        A soft reset from the raw REPL runs boot.py only, never main.py, so it gives a
+        clean interpreter without starting the application.
+        """
+        seen = b""
+        for _ in range(ENTER_ATTEMPTS):
+            self.serial.write(b"\r" + CTRL_C + CTRL_C)
+            seen += self._drain()
+            self.serial.write(b"\r" + CTRL_A)
+            data = self._read_until(RAW_BANNER, timeout)  # its '>' is left for exec to see
+            seen += data
+            if data.endswith(RAW_BANNER):
+                break
+        else:
+            raise ReplUnavailable(f"the board did not enter the raw REPL after {ENTER_ATTEMPTS} tries "
+                                  f"(last output {seen[-120:]!r})", **self._where(),
+                                  hint="check the baud rate and that MicroPython runs (not the ROM "
+                                       "loader); a main.py that disables CTRL-C needs a hard reset")
+        self.transport.in_raw_repl = True
+        if soft_reset:
+            if not self._read_until(b">", timeout).endswith(b">"):
+                raise ReplUnavailable("no raw REPL prompt after its banner", **self._where())
+            self.serial.write(CTRL_D)
+            data = self._read_until(SOFT_REBOOT, timeout)
+            if not data.endswith(SOFT_REBOOT):
+                raise ReplUnavailable(f"no soft reboot after CTRL-D in the raw REPL (got {data[-120:]!r})",
+                                      **self._where())
+            data = self._read_until(RAW_BANNER, timeout)
+            if not data.endswith(RAW_BANNER):
+                raise DeviceHung(f"boot.py did not return to the raw REPL within {timeout:.0f} s "
+                                 f"(output {data[-160:]!r})", **self._where(),
+                                 hint="boot.py must not block: start the Wi-Fi join there, wait in main.py")
+
+    def exec(self, code: str | bytes, *, timeout: float = EXEC_TIMEOUT_S) -> bytes:
+        """Run code; its stdout. Raises ReplExecError with the board's traceback."""
+        try:
+            out, err = self.transport.exec_raw(code, timeout=timeout)
+        except TransportError as exc:
+            raise DeviceHung(f"the board stopped answering the raw REPL: {exc}", **self._where(),
+                             hint=f"no answer within {timeout:.0f} s; reset the board") from None
+        if err:
+            text = err.decode(errors="replace").strip()
+            raise ReplExecError(f"code on the board raised: {text.splitlines()[-1] if text else '?'}",
+                                text, **self._where())
+        return out
+
+    def eval(self, expression: str, *, timeout: float = EXEC_TIMEOUT_S):
+        import ast
+        return ast.literal_eval(self.exec(f"print(repr({expression}))", timeout=timeout).decode().strip())
+
+    # -- files -------------------------------------------------------------------------
+
+    def hashes(self, paths: list[str]) -> dict[str, str | None]:
+        """sha256 hex of each file on the board (None if absent); drops leftover .part files."""
+        if not paths:
+            return {}
+        code = ("import os,hashlib,binascii\nb=bytearray(256)\nm=memoryview(b)\n"
+                "def h(p):\n"
+                " try: os.remove(p+'.part')\n except OSError: pass\n"
+                " try: f=open(p,'rb')\n except OSError: return '-'\n"
+                " d=hashlib.sha256()\n"
+                " while 1:\n  n=f.readinto(b)\n  if not n: break\n  d.update(m[:n])\n"
+                " f.close()\n return binascii.hexlify(d.digest()).decode()\n"
+                f"for p in {paths!r}:\n print(h(p))\n")
+        lines = self.exec(code, timeout=EXEC_TIMEOUT_S + len(paths)).decode().split()
+        if len(lines) != len(paths):
+            raise ReplUnavailable(f"hash listing came back garbled ({len(lines)} lines for {len(paths)} files)",
+                                  **self._where())
+        return {p: (None if h == "-" else h) for p, h in zip(paths, lines)}
+
+    def mkdirs(self, directory: str) -> None:
+        if directory in ("", "/"):
+            return
+        self.exec("import os\np=''\n"
+                  f"for s in {directory.strip('/').split('/')!r}:\n"
+                  f" p=p+'/'+s if p or {directory.startswith('/')!r} else s\n"
+                  " try: os.mkdir(p)\n except OSError: pass\n")
+
+    def put(self, path: str, data: bytes) -> None:
+        """Write a file whole: into path.part, then renamed, so no half file is ever run."""
+        parent = path.rsplit("/", 1)[0] if "/" in path.strip("/") else ""
+        self.mkdirs(parent)
+        part = path + ".part"
+        self.exec(f"from binascii import a2b_base64 as a\nf=open({part!r},'wb')\nw=f.write")
+        for start in range(0, len(data), CHUNK):
+            chunk = base64.b64encode(data[start:start + CHUNK]).decode()
+            self.exec(f"w(a({chunk!r}))")
+        self.exec("f.close()\nimport os\n"
+                  f"try: os.rename({part!r},{path!r})\n"
+                  f"except OSError:\n os.remove({path!r})\n os.rename({part!r},{path!r})\n")
+
+    def get(self, path: str) -> bytes:
+        code = ("from binascii import b2a_base64 as e\n"
+                f"f=open({path!r},'rb')\n"
+                f"while 1:\n b=f.read({CHUNK})\n if not b: break\n print(e(b).decode().strip())\n"
+                "f.close()\n")
+        return b"".join(base64.b64decode(line) for line in self.exec(code).split())
+
+    def remove(self, path: str) -> None:
+        self.exec(f"import os\ntry: os.remove({path!r})\nexcept OSError: pass\n")
+
+    # -- leaving ---------------------------------------------------------------------------
+
+    def soft_reset(self, *, timeout: float = ENTER_TIMEOUT_S) -> bytes:
+        """Leave the raw REPL and soft-reset from the friendly one, so boot.py then main.py run."""
+        self.serial.write(b"\r" + CTRL_B)
+        data = self._read_until(FRIENDLY_PROMPT, timeout)
+        if not data.endswith(FRIENDLY_PROMPT):
+            raise ReplUnavailable(f"no friendly prompt after leaving the raw REPL (got {data[-120:]!r})",
+                                  **self._where())
+        self.transport.in_raw_repl = False
+        self.serial.write(CTRL_D)
+        data = self._read_until(SOFT_REBOOT, timeout)
+        if not data.endswith(SOFT_REBOOT):
+            raise ReplUnavailable(f"no soft reboot after CTRL-D (got {data[-120:]!r})", **self._where())
+        return data
+
+    def leave(self) -> None:
+        """Back to the friendly REPL without a reset, its banner and prompt read here.
+
+        Left unread they would reach the next reader of the port, which could take that
+        banner for a new boot.
+        """
+        if self.transport.in_raw_repl:
+            self.transport.exit_raw_repl()
+            self._read_until(FRIENDLY_PROMPT, LEAVE_TIMEOUT_S)
+
+    def close(self) -> None:
+        try:
+            self.serial.close()
+        except OSError:
+            pass

@@ -1,0 +1,61 @@
+"""The board's CPU: a CPython process that runs the unix port's `run_main` in a loop.
+
+Started by `session.py` on a PTY (`python -m nodemcu_hil.sim.runtime.child RUN_DIR`).
+Each pass of the loop is one boot of the firmware; returning from `run_main` (CTRL-D,
+`sys.exit`, `machine.soft_reset()`) is a soft reset. Hard resets never come back here:
+the host kills the process (see layout.RESET_MARK).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+
+from nodemcu_hil.sim.runtime.layout import (
+    BOOT_FILE,
+    CONFIG_FILE,
+    REPL_MODE_RAW,
+    SOFT_REBOOT_TEXT,
+    START_MARK,
+)
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _repl_mode_cell(module_file: str) -> ctypes.c_int:
+    """pyexec_mode_kind lives on across run_main calls: read it to tell raw from friendly."""
+    return ctypes.c_int.in_dll(ctypes.CDLL(module_file), "pyexec_mode_kind")
+
+
+def _die_with_parent() -> None:
+    """A board process killed outright must not leave its CPU running (Linux only)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (AttributeError, OSError):
+        pass
+
+
+def main(run_dir: str) -> int:
+    _die_with_parent()
+    # Until the interpreter arms its own handler, CTRL-C must not kill or interrupt us:
+    # the host only signals when SIGINT is caught, otherwise it queues 0x03 as input.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.write(1, START_MARK)
+    import micropython_run
+
+    with open(os.path.join(run_dir, CONFIG_FILE)) as f:
+        config = json.load(f)
+    mode = _repl_mode_cell(micropython_run.__file__)
+    argv_base = ["micropython", "-X", "heapsize=%d" % config["heapsize"], "-i",
+                 os.path.join(run_dir, BOOT_FILE)]
+    while True:
+        kind = "raw" if mode.value == REPL_MODE_RAW else "friendly"
+        micropython_run.run_main(argv_base + [kind])
+        os.write(1, SOFT_REBOOT_TEXT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
