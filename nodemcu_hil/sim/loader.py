@@ -6,7 +6,7 @@ at the right baud) and it answers through `uart.transmit()`. It never raises out
 reply on a real chip either): anything it cannot do gets the chip's error status.
 
 What the ROM does here, and what changes with the stub, follows
-shared/docs/virtual-board-protocol.md Part A; stub-only commands live in `stub.py`.
+docs/virtual-board.md Part A; stub-only commands live in `stub.py`.
 """
 
 from __future__ import annotations

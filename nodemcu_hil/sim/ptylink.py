@@ -1,6 +1,7 @@
 """The board's serial port as a pseudo-terminal, for picocom, ampy and esptool on a path.
 
-A PTY has no modem lines (esptool says "Chip was NOT reset" there), so resets come from
+A PTY has no modem lines (esptool says "Chip was NOT reset" there, or with `--before
+no-reset` "Pre-connection option "no-reset" was selected"), so resets come from
 the board's buttons. The rate the host set is read from the terminal settings through
 the master side (TCGETS2, which also carries non-standard rates such as 74880), and
 bytes exchanged at another rate than the chip's arrive garbled. Output the terminal does
