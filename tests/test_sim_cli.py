@@ -95,3 +95,19 @@ def test_bad_settings_are_one_line_errors(tmp_path, args, message):
     out, err = process.communicate(timeout=START_TIMEOUT)
     assert process.returncode != 0 and out == ""
     assert err.count("\n") == 1 and err.startswith("hil sim: ") and message in err, err
+
+
+@pytest.mark.parametrize("world, named", [
+    ('[[access_point]]\nssid = "lab"\npassword = "pw"\n', "'access_point'"),
+    ('[wifi]\njoin_delay = 1.0\n', "'wifi.join_delay'"),
+    ('[[wifi.ap]]\nssid = "lab"\npasword = "pw"\n', "'wifi.ap.pasword'"),
+    ('[net]\nlatency = 20\n', "'net.latency'"),
+    ('[gpio]\ninput = {4 = 1}\n', "'gpio.input'"),
+], ids=["table", "wifi-key", "ap-key", "net-key", "gpio-key"])
+def test_a_world_file_with_an_unknown_table_or_key_is_refused(tmp_path, world, named):
+    path = tmp_path / "bad world.toml"
+    path.write_text(world)
+    process = hil_sim("--state-dir", str(tmp_path / "state"), "--world", str(path))
+    out, err = process.communicate(timeout=START_TIMEOUT)
+    assert process.returncode != 0 and out == ""
+    assert err.count("\n") == 1 and err.startswith("hil sim: ") and str(path) in err and named in err, err

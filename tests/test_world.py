@@ -157,6 +157,23 @@ def test_world_file(tmp_path):
         World().load(path)
 
 
+@pytest.mark.parametrize("text, named", [
+    ('[[access_point]]\nssid = "lab"\n', "unknown table 'access_point'"),
+    ('[wifi]\nlinks = "up"\n', "unknown key 'wifi.links'"),
+    ('[[wifi.ap]]\nssid = "lab"\nkey = "pw"\n', "unknown key 'wifi.ap.key'"),
+    ('[net]\nblack_hole = true\n', "unknown key 'net.black_hole'"),
+    ('[gpio]\noutputs = {}\n', "unknown key 'gpio.outputs'"),
+    ('wifi = 1\n', "'wifi' must be a table"),
+    ('[wifi]\nap = {ssid = "lab"}\n', "'wifi.ap' must be an array of tables"),
+])
+def test_world_file_with_an_unknown_table_or_key_names_file_and_key(tmp_path, text, named):
+    path = tmp_path / "world.toml"
+    path.write_text(text)
+    with pytest.raises(WorldFileError) as refused:
+        World().load(path)
+    assert str(path) in str(refused.value) and named in str(refused.value)
+
+
 UMQTT_PROGRAM = """
 import network, time
 from umqtt.simple2 import MQTTClient

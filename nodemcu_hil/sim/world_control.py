@@ -40,6 +40,13 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 AP_KEYS = {"ssid", "password", "present", "rssi", "channel", "subnet"}
+# The world file's tables and their keys; anything else is a mistake (a `[[access_point]]`
+# for `[[wifi.ap]]`) that would otherwise leave the board without what the file meant.
+FILE_TABLES = {
+    "wifi": {"join_delay_s", "link", "ap"},
+    "net": {"latency_ms", "blackhole"},
+    "gpio": {"inputs"},
+}
 
 
 class WorldFileError(ValueError):
@@ -95,6 +102,7 @@ def load_world_file(world, path: str | Path) -> None:
         raise WorldFileError(f"--world {path}: cannot read it: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise WorldFileError(f"--world {path}: not valid TOML: {exc}") from None
+    _check_keys(path, data)
     wifi, net, gpio = data.get("wifi", {}), data.get("net", {}), data.get("gpio", {})
     if "join_delay_s" in wifi:
         world.wifi.join_delay_s = float(wifi["join_delay_s"])
@@ -113,3 +121,28 @@ def load_world_file(world, path: str | Path) -> None:
             world.gpio.drive(int(pin), level)
         except ValueError as exc:
             raise WorldFileError(f"--world {path}: [gpio.inputs] {pin}: {exc}") from None
+
+
+def _check_keys(path: Path, data: dict) -> None:
+    """Every table and key of the file is one the world knows; else name the first that is not."""
+    def fail(what: str, name: str, known) -> None:
+        raise WorldFileError(f"--world {path}: unknown {what} {name!r}; known: {', '.join(sorted(known))}")
+
+    for table, value in data.items():
+        if table not in FILE_TABLES:
+            fail("table", table, FILE_TABLES)
+        if not isinstance(value, dict):
+            raise WorldFileError(f"--world {path}: {table!r} must be a table ([{table}])")
+        for key in value:
+            if key not in FILE_TABLES[table]:
+                fail("key", f"{table}.{key}", (f"{table}.{known}" for known in FILE_TABLES[table]))
+    aps = data.get("wifi", {}).get("ap", [])
+    if not isinstance(aps, list) or not all(isinstance(ap, dict) for ap in aps):
+        raise WorldFileError(f"--world {path}: 'wifi.ap' must be an array of tables ([[wifi.ap]])")
+    for ap in aps:
+        for key in ap:
+            if key not in AP_KEYS:
+                fail("key", f"wifi.ap.{key}", (f"wifi.ap.{known}" for known in AP_KEYS))
+    inputs = data.get("gpio", {}).get("inputs", {})
+    if not isinstance(inputs, dict):
+        raise WorldFileError(f"--world {path}: 'gpio.inputs' must be a table ([gpio.inputs])")
