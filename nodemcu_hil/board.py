@@ -11,7 +11,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from nodemcu_hil.console import Console
 from nodemcu_hil.errors import DeviceHung, WaitTimeout
@@ -21,6 +21,9 @@ from nodemcu_hil.inventory import BoardRecord
 from nodemcu_hil.ports import open_port
 from nodemcu_hil.repl import Repl
 from nodemcu_hil.timeline import Timeline
+
+if TYPE_CHECKING:
+    from nodemcu_hil.sim_rig import WorldControl
 
 BANNER = re.compile(r"MicroPython (v\d+\.\d+\S*) on (\d{4}-\d{2}-\d{2}); (.+?)\r?\n")
 FRIENDLY_PROMPT = ">>> "
@@ -39,7 +42,7 @@ class Board:
     timeline: Timeline
     identity: BoardIdentity
     pins: PinObserver
-    wifi: object | None = None  # the virtual world's control client; None on a rig
+    wifi: WorldControl | None = None  # the virtual world (access point, link, network path); None on a rig
     facts: dict = field(default_factory=dict)  # fingerprint: version, free heap, flash id ...
     last_boot: int = 0  # console mark of the latest reset, for expect(since=...)
     image_path: Path | None = None  # what `flashed` wrote, for the recovery ladder's reflash
@@ -134,7 +137,7 @@ class Board:
 
 
 def connect_board(record: BoardRecord, *, timeline: Timeline, pins: PinObserver, log_dir: Path,
-                  wifi=None) -> Board:
+                  wifi: WorldControl | None = None) -> Board:
     """Open the port, check who is there (before anything is written), start the console."""
     port = open_port(record.port)
     log_dir.mkdir(parents=True, exist_ok=True)

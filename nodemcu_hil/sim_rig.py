@@ -57,7 +57,7 @@ def virtual_board(name: str, state_dir: Path, *, wifi_ssid: str, wifi_password: 
     except SimStartError as exc:
         raise BoardNotFound(str(exc), board=name, hint=f"see {state_dir / 'sim.log'}") from None
     try:
-        process.control.call("wifi.ap.add", ssid=wifi_ssid, password=reveal(wifi_password) or None)
+        process.world.add_access_point(wifi_ssid, reveal(wifi_password) or None)
         record = BoardRecord(name=name, port=process.url, mac=mac, virtual=True,
                              control=process.control_address)
         yield record, process
@@ -65,20 +65,57 @@ def virtual_board(name: str, state_dir: Path, *, wifi_ssid: str, wifi_password: 
         process.stop()
 
 
-QUIET_COMMANDS = ("gpio.read", "gpio.history", "counters", "world.state", "state")  # reads, not changes
-MASKED_PARAMS = ("password",)
-
-
 class WorldControl:
-    """The virtual world's control channel for tests; every change lands on the timeline."""
+    """The virtual world, for tests: `nodemcu_hil.sim.World`'s methods, each change on the timeline.
+
+    `Board.wifi` on a virtual board (None on a rig, where tests that need it skip). Reads
+    (levels, counters, state) are not logged; a password is shown as ***.
+    """
 
     def __init__(self, control, timeline, board: str):
-        self._control = control
+        from nodemcu_hil.sim import World
+
+        self._world = World(control)
         self._timeline = timeline
         self._board = board
 
-    def call(self, cmd: str, **params) -> dict:
-        if cmd not in QUIET_COMMANDS:
-            shown = {key: ("***" if key in MASKED_PARAMS and value else value) for key, value in params.items()}
-            self._timeline.action(self._board, f"world: {cmd} {shown}")
-        return self._control.call(cmd, **params)
+    def _log(self, text: str) -> None:
+        self._timeline.action(self._board, f"world: {text}")
+
+    def add_access_point(self, ssid: str, password: object = None, *, present: bool = True) -> None:
+        shown = "***" if reveal(password) else "none (open)"
+        self._log(f"access point {ssid!r} added (password {shown}, {'present' if present else 'absent'})")
+        self._world.add_access_point(ssid, reveal(password) or None, present=present)
+
+    def remove_access_point(self, ssid: str) -> None:
+        self._log(f"access point {ssid!r} removed")
+        self._world.remove_access_point(ssid)
+
+    def set_access_point_present(self, ssid: str, present: bool) -> None:
+        self._log(f"access point {ssid!r} {'in range' if present else 'out of range'}")
+        self._world.set_access_point_present(ssid, present)
+
+    def set_link(self, up: bool) -> None:
+        self._log(f"Wi-Fi link {'up' if up else 'down'}")
+        self._world.set_link(up)
+
+    def blackhole(self, on: bool) -> None:
+        self._log(f"network blackhole {'on' if on else 'off'}")
+        self._world.blackhole(on)
+
+    def set_latency(self, ms: int) -> None:
+        self._log(f"network latency {ms} ms")
+        self._world.set_latency(ms)
+
+    def drive_pin(self, pin: int, level: int | None) -> None:
+        self._log(f"GPIO{pin} {'released' if level is None else f'driven to {level}'}")
+        self._world.drive_pin(pin, level)
+
+    def pin_level(self, pin: int) -> int:
+        return self._world.pin_level(pin)
+
+    def counters(self) -> dict:
+        return self._world.counters()
+
+    def state(self) -> dict:
+        return self._world.state()

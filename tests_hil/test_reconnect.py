@@ -59,13 +59,13 @@ def test_broker_kicks_the_client(device, broker, mqtt, hil_settings, record_prop
 
 def test_wifi_link_drop_and_return(deployed, device, mqtt, hil_settings, record_property):
     world = network(deployed)
-    world.call("wifi.link", up=False)
+    world.set_link(False)
     mark = deployed.console.mark()
     try:
         deployed.console.expect(r"mqtt: link lost", timeout=reconnect_budget(hil_settings), since=mark,
                                 what="firmware noticing the Wi-Fi loss")
     finally:
-        world.call("wifi.link", up=True)
+        world.set_link(True)
     restored = time.monotonic()
     back = back_online(mqtt, device, restored, reconnect_budget(hil_settings), "online after Wi-Fi returns")
     record_property("reconnect_s", round(back.at - restored, 3))
@@ -75,13 +75,13 @@ def test_silent_blackhole_is_detected_by_keepalive(deployed, device, mqtt, hil_s
     world = network(deployed)
     mark = deployed.console.mark()
     started = time.monotonic()
-    world.call("net.blackhole", on=True)
+    world.blackhole(True)
     try:
         deployed.console.expect(r"mqtt: link lost", timeout=hil_settings.mqtt_keepalive * 3 + 5, since=mark,
                                 what="keepalive noticing the silent broker")
         record_property("detect_s", round(time.monotonic() - started, 3))
     finally:
-        world.call("net.blackhole", on=False)
+        world.blackhole(False)
     restored = time.monotonic()
     back = back_online(mqtt, device, restored, reconnect_budget(hil_settings), "online after the blackhole")
     record_property("reconnect_s", round(back.at - restored, 3))

@@ -12,8 +12,6 @@ from contextlib import contextmanager
 
 import pytest
 
-from nodemcu_hil.secrets import reveal
-
 pytestmark = pytest.mark.hil
 
 WRONG_PASSWORD = "definitely-not-the-password"
@@ -28,13 +26,13 @@ def access_point(deployed):
 @contextmanager
 def broken_access_point(world, settings, **change):
     """Replace the run's AP with a broken one; the right one is back when the block ends."""
-    world.call("wifi.ap.remove", ssid=settings.wifi_ssid)
-    world.call("wifi.ap.add", ssid=settings.wifi_ssid, **change)
+    world.remove_access_point(settings.wifi_ssid)
+    world.add_access_point(settings.wifi_ssid, **change)
     try:
         yield
     finally:
-        world.call("wifi.ap.remove", ssid=settings.wifi_ssid)
-        world.call("wifi.ap.add", ssid=settings.wifi_ssid, password=reveal(settings.wifi_password) or None)
+        world.remove_access_point(settings.wifi_ssid)
+        world.add_access_point(settings.wifi_ssid, settings.wifi_password)
 
 
 def test_firmware_joins_wifi(deployed, hil_settings):

@@ -2,9 +2,10 @@
 
 `start_board(...)` runs `hil sim` in its own process (a board is a device at the far end
 of a serial link, never an object in the harness's process) and returns a `BoardProcess`
-with `.url` (rfc2217://...), `.pty` (path or None), `.control` (a `ControlClient`) and
-`.stop()`. This module and `ControlClient` are the only things `nodemcu_hil/` may import
-from `virtual_board`.
+with `.url` (rfc2217://...), `.pty` (path or None), `.control` (a `ControlClient`),
+`.world` (a `World`: the board's surroundings as typed methods) and `.stop()`. This module,
+`ControlClient` and `World` are the only things the rest of `nodemcu_hil/` may import from
+`nodemcu_hil.sim`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import time
 from pathlib import Path
 
 from nodemcu_hil.sim.control import ControlClient, ControlError
+from nodemcu_hil.sim.world_client import World
 
-__all__ = ["BoardProcess", "ControlClient", "ControlError", "SimStartError", "start_board"]
+__all__ = ["BoardProcess", "ControlClient", "ControlError", "SimStartError", "World", "start_board"]
 
 READY_PREFIX = "READY "
 START_TIMEOUT = 20.0
@@ -44,6 +46,7 @@ class BoardProcess:
         self.pty = options.get("pty")
         self.control_address = options["control"]
         self.control = ControlClient(self.control_address)
+        self.world = World(self.control)
 
     @property
     def pid(self) -> int:

@@ -1,13 +1,75 @@
-"""`WorldClient`: the board's control client with the world's commands as methods.
+"""The world around a virtual board, as typed methods over its control endpoint.
 
-For tests and fixtures that shape what surrounds a virtual board (see world_control.py for
-the commands): drive GPIO inputs, read outputs and their timestamped history, define
-access points, drop the Wi-Fi link, blackhole or slow the network path, read counters.
+`World` is what tests and the harness use to change what surrounds a board (Wi-Fi access
+points, the radio link, the network path to the broker, GPIO inputs) and to read it back;
+it hides the control commands (world_control.py) behind methods, so no test spells a
+command string. It takes any client with `call(cmd, **params)` (a `ControlClient`).
+
+`WorldClient` is the same as a `ControlClient` subclass with the older method names, for the
+virtual board's own tests.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from nodemcu_hil.sim.control import ControlClient
+
+
+class Caller(Protocol):
+    def call(self, cmd: str, **params) -> dict: ...
+
+
+class World:
+    """The world's control commands as methods (one virtual board's world)."""
+
+    def __init__(self, control: Caller):
+        self._control = control
+
+    # Wi-Fi access points and the radio link
+    def add_access_point(self, ssid: str, password: str | None = None, *, present: bool = True) -> None:
+        """An access point the board can join; `password` None or "" is an open network."""
+        self._control.call("wifi.ap.add", ssid=ssid, password=password or "", present=present)
+
+    def remove_access_point(self, ssid: str) -> None:
+        self._control.call("wifi.ap.remove", ssid=ssid)
+
+    def set_access_point_present(self, ssid: str, present: bool) -> None:
+        """An absent access point is out of range: a join finds no AP (status 3)."""
+        self._control.call("wifi.ap.present", ssid=ssid, present=present)
+
+    def set_link(self, up: bool) -> None:
+        """Drop (False) or restore (True) the board's radio link."""
+        self._control.call("wifi.link", up=up)
+
+    # the network path between board and broker
+    def blackhole(self, on: bool) -> None:
+        """Silently drop every packet on the path (no RST, no FIN), or stop doing so."""
+        self._control.call("net.blackhole", on=on)
+
+    def set_latency(self, ms: int) -> None:
+        self._control.call("net.latency", ms=ms)
+
+    # GPIO
+    def drive_pin(self, pin: int, level: int | None) -> None:
+        """Hold input `pin` at 0/1; None releases it to its pulls."""
+        self._control.call("gpio.drive", pin=pin, value=level)
+
+    def pin_level(self, pin: int) -> int:
+        return int(self._control.call("gpio.read", pin=pin)["level"])
+
+    def pin_history(self, pin: int | None = None, since_ns: int = 0) -> list[dict]:
+        """Level changes [{t_ns, pin, level, source}], monotonic ns of the board process."""
+        params = {"since_ns": since_ns} if pin is None else {"pin": pin, "since_ns": since_ns}
+        return self._control.call("gpio.history", **params)["changes"]
+
+    # reading it back
+    def counters(self) -> dict:
+        """{wifi_joins, tcp_connections, wifi_link_losses} since the board started."""
+        return self._control.call("counters")
+
+    def state(self) -> dict:
+        return self._control.call("world.state")
 
 
 class WorldClient(ControlClient):
