@@ -31,6 +31,7 @@ SOFT_REBOOT = "soft reboot\r\n"
 CTRL_C, CTRL_D = b"\x03", b"\x04"
 INTERRUPT_TIMEOUT_S = 5.0
 INTERRUPT_RETRY_S = 0.5
+SOFT_RESET_RETRY_S = 1.0  # no "soft reboot" by then, and a prompt instead: CTRL-D again
 BANNER_GRACE_S = 0.3  # how long a board with no main.py needs to print its banner
 BANNER_AFTER_PROMPT_S = 1.0
 
@@ -43,7 +44,7 @@ class Board:
     identity: BoardIdentity
     pins: PinObserver
     wifi: WorldControl | None = None  # the virtual world (access point, link, network path); None on a rig
-    facts: dict = field(default_factory=dict)  # fingerprint: version, free heap, flash id ...
+    facts: dict = field(default_factory=dict)  # fingerprint in the reports: identity, version, ...
     last_boot: int = 0  # console mark of the latest reset, for expect(since=...)
     image_path: Path | None = None  # what `flashed` wrote, for the recovery ladder's reflash
     out_of_service: str | None = None  # why the recovery ladder gave the board up
@@ -105,13 +106,30 @@ class Board:
                                           "reflash) brings it back") from None
 
     def soft_reset(self, timeout: float) -> int:
-        """CTRL-C, then CTRL-D at the prompt: boot.py and main.py run again from a clean heap."""
+        """CTRL-C, then CTRL-D at the prompt: boot.py and main.py run again from a clean heap.
+
+        A CTRL-D that lands while the board is still handling an earlier CTRL-C is lost (the
+        board prints a prompt instead of rebooting), so while the board sits at its prompt
+        the CTRL-D is sent again, up to the deadline.
+        """
         self.interrupt()
-        mark = self.console.mark()
-        self.action("soft reset (CTRL-D)")
-        self.console.write(CTRL_D)
-        self.console.expect(re.escape(SOFT_REBOOT), timeout=timeout, since=mark, what="MPY: soft reboot")
-        return mark
+        first = self.console.mark()
+        deadline = time.monotonic() + timeout
+        while True:
+            mark = self.console.mark()
+            self.action("soft reset (CTRL-D)")
+            self.console.write(CTRL_D)
+            try:
+                self.console.expect(re.escape(SOFT_REBOOT), since=first, what="MPY: soft reboot",
+                                    timeout=min(SOFT_RESET_RETRY_S, max(0.0, deadline - time.monotonic())))
+                return first
+            except WaitTimeout:
+                if time.monotonic() >= deadline:
+                    raise
+                if FRIENDLY_PROMPT not in self.console.text(mark):
+                    self.console.expect(re.escape(SOFT_REBOOT), since=first, what="MPY: soft reboot",
+                                        timeout=max(0.0, deadline - time.monotonic()))
+                    return first
 
     def reach_repl(self, since: int, timeout: float) -> str:
         """After a reset: the friendly prompt, whatever firmware the board runs.
@@ -131,10 +149,6 @@ class Board:
         self.facts["micropython_version"] = found.group(1)
         return found.group(1)
 
-    def fingerprint(self) -> dict:
-        return {"board": self.name, "mac": self.identity.mac, "chip": self.identity.chip,
-                "port": self.record.port, "virtual": self.record.virtual, **self.facts}
-
 
 def connect_board(record: BoardRecord, *, timeline: Timeline, pins: PinObserver, log_dir: Path,
                   wifi: WorldControl | None = None) -> Board:
@@ -151,7 +165,8 @@ def connect_board(record: BoardRecord, *, timeline: Timeline, pins: PinObserver,
         console.close()
         port.close()
         raise
-    return Board(record=record, console=console, timeline=timeline, identity=identity, pins=pins, wifi=wifi)
+    return Board(record=record, console=console, timeline=timeline, identity=identity, pins=pins, wifi=wifi,
+                 facts=identity.facts())
 
 
 def disconnect_board(board: Board) -> None:
