@@ -1,4 +1,4 @@
-"""Who is at the end of a port: chip type and MAC through esptool's ROM loader.
+"""Who is at the end of a port: chip type, MAC and SPI flash id through esptool's ROM loader.
 
 Used by `hil boards --probe` and by the `board` fixture before anything is written to a
 board, so that a board plugged into the wrong USB port is refused (`WrongBoard`) instead
@@ -29,7 +29,14 @@ STATUS_BUSY = "busy"
 class BoardIdentity:
     chip: str
     mac: str
-    flash_id: int | None = None
+    flash_id: int | None = None  # JEDEC RDID: manufacturer | device << 8 (0x1640ef: Winbond, 4 MB)
+
+    def facts(self) -> dict:
+        """The identity's part of a board's fingerprint in the reports."""
+        facts = {"chip": self.chip, "mac": self.mac}
+        if self.flash_id is not None:
+            facts["flash_id"] = f"0x{self.flash_id:06x}"
+        return facts
 
 
 @dataclass(frozen=True)
@@ -46,13 +53,16 @@ class ProbeResult:
 
 
 def identify(serial_port, *, connect_mode: str = DEFAULT_RESET) -> BoardIdentity:
-    """Connect esptool to an open port (ROM loader), read chip name and MAC, reset to run."""
+    """Connect esptool to an open port (ROM loader), read chip name, MAC and the SPI flash's
+    JEDEC id (RDID through the SPI registers, as `esptool flash-id` does), reset to run."""
     esp = connect(serial_port, where={"port": getattr(serial_port, "port", None)}, connect_mode=connect_mode,
                   stub=False)
     with quiet(lambda line: None):
         mac = ":".join(f"{byte:02x}" for byte in esp.read_mac())
+        esp.flash_spi_attach(0)  # the ROM's FLASH_BEGIN(0, 0): what `esptool flash-id` sends first
+        flash_id = esp.flash_id()
         esp.hard_reset()
-    return BoardIdentity(chip=esp.CHIP_NAME, mac=mac)
+    return BoardIdentity(chip=esp.CHIP_NAME, mac=mac, flash_id=flash_id)
 
 
 def check_identity(record: BoardRecord, identity: BoardIdentity) -> None:
