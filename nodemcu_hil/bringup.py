@@ -10,13 +10,14 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from nodemcu_hil import assignment
+from nodemcu_hil import assignment, packages
 from nodemcu_hil.board import Board, connect_board, disconnect_board
 from nodemcu_hil.config import Settings
-from nodemcu_hil.deploy import DeployResult, deploy, local_files
-from nodemcu_hil.device_config import secret_values
+from nodemcu_hil.deploy import DeployResult, deploy, deploy_to, local_files
+from nodemcu_hil.device_config import DEFAULT_BROKER_PORT, DeviceContext, build_files
 from nodemcu_hil.errors import ConfigError, DeviceHung
 from nodemcu_hil.flashing import FlashOutcome, flash_image
+from nodemcu_hil.ports import open_port
 from nodemcu_hil.gpio import NoPins, SimPins, probe_pins
 from nodemcu_hil.images import ValidatedImage, validate_image
 from nodemcu_hil.inventory import MODE_HARDWARE, BoardRecord
@@ -92,12 +93,31 @@ def flash_board(board: Board, image_path: Path, settings: Settings) -> FlashOutc
 def _write_image(board: Board, image: ValidatedImage, settings: Settings, *, force: bool) -> FlashOutcome:
     board.action(f"flash {image.path.name} ({len(image.data)} B) at {settings.flash_baud} baud")
     with board.console.borrow() as port:
-        outcome = flash_image(port, image, baud=settings.flash_baud, board=board.name,
-                              expect_mac=board.record.mac, force=force,
-                              log=lambda line: board.action(f"esptool: {line}"), reset_after=False)
+        outcome = write_validated(port, image, board.record, baud=settings.flash_baud, force=force,
+                                  log=lambda line: board.action(f"esptool: {line}"), reset_after=False)
     board.action("flash skipped: the board already holds this image" if outcome.skipped
                  else f"flashed in {outcome.seconds:.1f} s at {outcome.baud} baud")
     return outcome
+
+
+def write_validated(port, image: ValidatedImage, record: BoardRecord, *, baud: int, force: bool,
+                    log: Callable[[str], None], reset_after: bool = True) -> FlashOutcome:
+    """The one flash write of fixtures and `hil flash`: the board's MAC checked, skipped
+    when the flash already holds the image (unless `force`)."""
+    return flash_image(port, image, baud=baud, board=record.name, expect_mac=record.mac, force=force,
+                       log=log, reset_after=reset_after)
+
+
+def flash_record(record: BoardRecord, image_path: Path, *, baud: int, force: bool = False,
+                 log: Callable[[str], None] = lambda line: None,
+                 announce: Callable[[ValidatedImage], object] = lambda image: None):
+    """`hil flash` on a leased board without a session: validate the whole image, only then
+    open the port and write it as `flash_board` does. Returns (ValidatedImage, FlashOutcome)."""
+    image = validate_image(image_path, record.flash_size, board=record.name)
+    announce(image)
+    with open_port(record.port) as port:
+        outcome = write_validated(port, image, record, baud=baud, force=force, log=log)
+    return image, outcome
 
 
 def start_firmware(board: Board, settings: Settings) -> str:
@@ -143,35 +163,54 @@ def restart_for_test(board: Board, settings: Settings, sync: Callable[[], object
     return how
 
 
-def device_settings(settings: Settings, broker_host: str, broker_port: int, topic_prefix: str) -> dict:
-    """The harness settings plus what only the session knows: where the broker is."""
-    return {**settings.as_mapping(), "broker_host": broker_host, "broker_port": broker_port,
-            "topic_prefix": topic_prefix}
+def firmware_dir(settings: Settings, root: Path | None = None) -> Path:
+    """The setting firmware_dir, relative to the project root (pytest's rootdir, or the
+    current directory for the `hil` command)."""
+    return Path(root or Path.cwd()) / settings.firmware_dir
 
 
-def firmware_tuning(settings: Settings) -> dict:
-    return {"telemetry_s": settings.telemetry_period, "keepalive_s": settings.mqtt_keepalive}
+def device_context(settings: Settings, broker_host: str, broker_port: int, topic_prefix: str) -> DeviceContext:
+    """What the firmware's config builder is told: the setting broker_host, when set, is
+    the address the boards reach (else `broker_host`, where the broker listens)."""
+    host = settings.broker_host or broker_host
+    if not host:
+        raise ConfigError("no broker address to write into the board's config",
+                          hint="set broker_host (hil deploy --broker-host, HIL_BROKER_HOST or the hil_broker_host "
+                               "ini key), or broker_bind to the address the broker listens on")
+    return DeviceContext(settings=settings, broker_host=host, broker_port=int(broker_port), topic_prefix=topic_prefix)
+
+
+def config_files(settings: Settings, broker_host: str, broker_port: int, topic_prefix: str, *,
+                 root: Path | None = None) -> dict[str, bytes]:
+    """The firmware's config files, from the builder the setting device_config names."""
+    return build_files(device_context(settings, broker_host, broker_port, topic_prefix), root)
 
 
 def device_files(settings: Settings, broker_host: str, broker_port: int, topic_prefix: str, *,
-                 mpy: bool = False) -> dict[str, bytes]:
-    """Every file the board gets for these settings: firmware, libraries, its config."""
-    return local_files(device_settings(settings, broker_host, broker_port, topic_prefix), mpy=mpy,
-                       tuning=firmware_tuning(settings))
+                 mpy: bool = False, root: Path | None = None, libraries: list[packages.Library] | None = None,
+                 cache: Path | None = None) -> dict[str, bytes]:
+    """Every file the board gets for these settings: firmware tree, libraries, config files."""
+    return local_files(firmware_dir(settings, root),
+                       config_files(settings, broker_host, broker_port, topic_prefix, root=root),
+                       mpy=mpy, libraries=libraries, cache=cache)
+
+
+def deploy_secrets(settings: Settings) -> list[str]:
+    return DeviceContext(settings, "", 0, "").secrets()
 
 
 def deploy_board(board: Board, settings: Settings, broker_host: str, broker_port: int,
-                 topic_prefix: str) -> DeployResult | None:
+                 topic_prefix: str, *, root: Path | None = None) -> DeployResult | None:
     """Sync the firmware for these settings unless the board got exactly it last time.
 
     A test whose `hil_settings` marker changes what the firmware is told (telemetry
     period, keepalive ...) thus gets its own config, and the next test the session's back;
-    each time only config.json travels, since the deploy compares by hash.
+    each time only the config files travel, since the deploy compares by hash.
     """
-    files = device_files(settings, broker_host, broker_port, topic_prefix)
+    files = device_files(settings, broker_host, broker_port, topic_prefix, root=root)
     if board.deployed_files == files:
         return None
-    secrets = secret_values(device_settings(settings, broker_host, broker_port, topic_prefix))
+    secrets = deploy_secrets(settings)
 
     def sync() -> DeployResult:
         with board.repl() as repl:
@@ -181,6 +220,27 @@ def deploy_board(board: Board, settings: Settings, broker_host: str, broker_port
 
     board.redeploy = sync
     return sync()
+
+
+def manual_broker(settings: Settings) -> tuple[str, int]:
+    """The broker a board deployed by hand (`hil deploy`) is told about, with no session
+    broker: broker_host, else broker_bind when it is an address; broker_port, else 1883."""
+    host = settings.broker_host or ("" if settings.broker_bind == "auto" else settings.broker_bind)
+    return host, settings.broker_port or DEFAULT_BROKER_PORT
+
+
+def manual_files(settings: Settings, *, mpy: bool = False, root: Path | None = None) -> dict[str, bytes]:
+    """`hil deploy`'s files: `device_files` with the manual broker and the topic_prefix setting."""
+    host, port = manual_broker(settings)
+    return device_files(settings, host, port, settings.topic_prefix, mpy=mpy, root=root)
+
+
+def deploy_manual(url: str, settings: Settings, *, board: str | None = None, mpy: bool = False,
+                  dry_run: bool = False, reset: bool = True, root: Path | None = None,
+                  out: Callable[[str], None] = print) -> DeployResult:
+    """`hil deploy` to a board at `url`: the fixtures' files for these settings, by hash."""
+    return deploy_to(url, manual_files(settings, mpy=mpy, root=root), board=board, dry_run=dry_run,
+                     reset=reset, out=out, secrets=deploy_secrets(settings))
 
 
 def broker_bind_address(settings: Settings, mode: str) -> str:

@@ -25,6 +25,8 @@ from nodemcu_hil.setting_types import (
     parse_baud,
     parse_bind_address,
     parse_bool,
+    parse_host,
+    parse_import_path,
     parse_name_list,
     parse_optional_path,
     parse_output_pins,
@@ -90,6 +92,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broker_bind", parse_bind_address, "auto",
             "address the in-process broker binds to; auto: loopback in sim mode, the boards' interface on a rig"),
     Setting("broker_port", parse_port_number, 0, "broker TCP port; 0 picks a free one"),
+    Setting("broker_host", parse_host, "",
+            "address the boards reach the broker at, written into their config; empty: the broker's bind address"),
     Setting("broker_user", parse_text, "", "broker user name the firmware logs in with"),
     Setting("broker_password", parse_text, "", "broker password (environment or secrets file only)", secret=True),
     Setting("wifi_ssid", parse_ssid, "hil-test-ap", "Wi-Fi network the firmware joins"),
@@ -111,6 +115,10 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds between the firmware's telemetry messages (written into its config at deploy)"),
     Setting("mqtt_keepalive", whole_seconds(65535, "MQTT's keepalive field"), 5,
             "MQTT keepalive the firmware uses; a silent broker is detected after about 1.5 times this"),
+    Setting("firmware_dir", parse_path, Path("firmware"),
+            "the firmware's source tree to deploy (relative to the project root); its libraries in manifest.toml"),
+    Setting("device_config", parse_import_path, "nodemcu_hil.device_config:generic_files",
+            "module:function building the firmware's config files from the settings (nodemcu_hil.device_config)"),
     Setting("report_dir", parse_path, Path("reports"), "directory for JUnit XML, HTML report and serial logs"),
 )
 

@@ -1,4 +1,4 @@
-"""Sync firmware_under_test, its libraries and the device config to a board, by hash.
+"""Sync a firmware tree, its libraries and its config files to a board, by hash.
 
 Only files whose sha256 differs move; files the harness deployed before and that are no
 longer part of the local set are removed. The list of deployed paths lives on the board
@@ -18,12 +18,10 @@ from pathlib import Path
 
 from nodemcu_hil import packages
 from nodemcu_hil.mpy import compile_mpy
-from nodemcu_hil.device_config import DEVICE_CONFIG_PATH, build_device_config, secret_values
-from nodemcu_hil.errors import HilError
+from nodemcu_hil.errors import ConfigError, HilError
 from nodemcu_hil.repl import ENTER_TIMEOUT_S, Repl
 from nodemcu_hil.secrets import redact
 
-FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware_under_test"
 BOARD_MANIFEST = ".hil_deploy.json"
 SOURCE_ONLY = {"boot.py", "main.py"}     # the boot sequence runs these by name, as source
 HOST_ONLY = {"manifest.toml"}            # declarations for the harness, not for the board
@@ -58,9 +56,12 @@ class DeployResult:
     dry_run: bool
 
 
-def firmware_files(firmware_dir: Path = FIRMWARE_DIR, *, mpy: bool = False,
-                   cache: Path | None = None) -> dict[str, bytes]:
+def firmware_files(firmware_dir: Path, *, mpy: bool = False, cache: Path | None = None) -> dict[str, bytes]:
     """Board path -> bytes for the application's own modules."""
+    if not Path(firmware_dir).is_dir():
+        raise ConfigError(f"setting firmware_dir: {firmware_dir} is not a directory",
+                          hint="set hil_firmware_dir (--hil-firmware-dir, HIL_FIRMWARE_DIR) to the firmware's "
+                               "source tree, relative to the project root")
     files: dict[str, bytes] = {}
     for path in sorted(firmware_dir.rglob("*.py")):
         rel = path.relative_to(firmware_dir)
@@ -88,15 +89,15 @@ def library_files(libraries: list[packages.Library], *, mpy: bool = False, cache
     return files
 
 
-def local_files(settings: Mapping[str, object], *, mpy: bool = False, firmware_dir: Path = FIRMWARE_DIR,
-                libraries: list[packages.Library] | None = None, cache: Path | None = None,
-                tuning: Mapping[str, object] | None = None) -> dict[str, bytes]:
-    """Everything the board should hold: firmware, libraries under lib/, config.json."""
+def local_files(firmware_dir: Path, config_files: Mapping[str, bytes], *, mpy: bool = False,
+                libraries: list[packages.Library] | None = None, cache: Path | None = None) -> dict[str, bytes]:
+    """Everything the board should hold: the firmware tree, its libraries (from
+    `<firmware_dir>/manifest.toml`) under lib/, and the config files built for it."""
     if libraries is None:
-        libraries = packages.fetch_all(packages.read_manifest(firmware_dir / "manifest.toml"), cache=cache)
+        libraries = packages.fetch_all(packages.read_manifest(packages.manifest_path(firmware_dir)), cache=cache)
     files = firmware_files(firmware_dir, mpy=mpy, cache=cache)
     files.update(library_files(libraries, mpy=mpy, cache=cache))
-    files[DEVICE_CONFIG_PATH] = build_device_config(settings, **dict(tuning or {}))
+    files.update(config_files)
     return files
 
 
@@ -181,10 +182,9 @@ def deploy(repl: Repl, files: Mapping[str, bytes], *, dry_run: bool = False, res
         raise
 
 
-def deploy_to(url: str, settings: Mapping[str, object], *, board: str | None = None, mpy: bool = False,
-              dry_run: bool = False, reset: bool = True, out: Callable[[str], None] = print,
-              tuning: Mapping[str, object] | None = None) -> DeployResult:
-    """The `deployed` fixture's and `hil deploy`'s engine: local set -> board at url."""
-    files = local_files(settings, mpy=mpy, tuning=tuning)
+def deploy_to(url: str, files: Mapping[str, bytes], *, board: str | None = None, dry_run: bool = False,
+              reset: bool = True, out: Callable[[str], None] = print,
+              secrets: list[str] | tuple = ()) -> DeployResult:
+    """Open the board at `url` and deploy `files` to it (`hil deploy` on a port of its own)."""
     with Repl.open(url, board=board) as repl:
-        return deploy(repl, files, dry_run=dry_run, reset=reset, out=out, secrets=secret_values(settings))
+        return deploy(repl, files, dry_run=dry_run, reset=reset, out=out, secrets=secrets)

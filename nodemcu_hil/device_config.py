@@ -1,25 +1,57 @@
-"""Settings -> the `config.json` the firmware reads at boot.
+"""The seam between the harness and a firmware's configuration.
 
-The file is written to the board at deploy time and never committed: it carries the Wi-Fi
-and broker passwords. Its bytes are deterministic (sorted keys, compact), so the deploy
-engine's content hash only moves it when a setting really changed.
+The harness does not know what a firmware reads at boot. The setting `device_config`
+(`--hil-device-config`, `HIL_DEVICE_CONFIG`, ini `hil_device_config`) names a function
+`module:function` that the harness imports (with the project root on sys.path) and calls
+as
+
+    function(device: DeviceContext) -> dict[str, bytes]
+
+to get the extra files the board gets besides the firmware's tree (board path -> bytes,
+e.g. {"config.json": b"..."}). `DeviceContext` holds the resolved settings (with a test's
+`hil_settings` markers applied) and what only the session knows: the broker address the
+board reaches and its topic prefix. The function raises `ConfigError` (or anything else)
+for settings its firmware cannot use; the harness reports that naming hil_device_config
+and its value. The returned bytes must be deterministic for equal settings (the deploy
+compares them by hash), and they may hold secrets: the harness masks every secret
+setting's value in its logs and errors.
+
+`generic_files` (the default) writes a minimal `config.json`: wifi_ssid, wifi_password,
+broker_host, broker_port, topic_prefix.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 
-from nodemcu_hil.errors import ConfigError
-from nodemcu_hil.secrets import MASK, Secret, reveal
+from nodemcu_hil.config import Settings
+from nodemcu_hil.errors import ConfigError, HilError
+from nodemcu_hil.secrets import Secret, redact, reveal
 
-DEVICE_CONFIG_PATH = "config.json"   # relative to the board's root, as boot.py opens it
+DEVICE_CONFIG_SETTING = "device_config"
+DEVICE_CONFIG_PATH = "config.json"   # what generic_files writes, relative to the board's root
 SECRET_SETTINGS = ("wifi_password", "broker_password")
-FLASH_PINS = frozenset(range(6, 12))  # GPIO6-11 drive the SPI flash
-ESP8266_PINS = frozenset((0, 1, 2, 3, 4, 5, 9, 10, 12, 13, 14, 15, 16))
 DEFAULT_BROKER_PORT = 1883
-# Firmware tuning the harness may set; anything else in the settings is not the board's.
-TUNING = {"keepalive_s": 30, "telemetry_s": 10, "wifi_timeout_s": 20, "watchdog": True, "outbox_limit": 8}
+
+Builder = Callable[["DeviceContext"], Mapping[str, bytes]]
+
+
+@dataclass(frozen=True)
+class DeviceContext:
+    """What a firmware's config builder gets: the settings and the session's broker and topics."""
+
+    settings: Settings
+    broker_host: str
+    broker_port: int
+    topic_prefix: str
+
+    def secrets(self) -> list[str]:
+        return secret_values(self.settings.as_mapping())
 
 
 def secret_values(settings: Mapping[str, object]) -> list[str]:
@@ -29,87 +61,64 @@ def secret_values(settings: Mapping[str, object]) -> list[str]:
     return sorted(value for value in found if isinstance(value, str) and value)
 
 
-def _text(settings: Mapping[str, object], name: str, *, required: bool = False) -> str:
-    value = reveal(settings.get(name))
-    value = "" if value is None else str(value)
-    if required and not value.strip():
-        raise ConfigError(f"setting {name} is empty; the firmware cannot run without it",
-                          hint=f"set HIL_{name.upper()} or the hil_{name} ini key")
-    return value
+def config_json(config: Mapping[str, object]) -> bytes:
+    """Deterministic JSON (sorted keys, compact): equal settings give equal bytes."""
+    return json.dumps(dict(config), sort_keys=True, separators=(",", ":")).encode()
 
 
-def _port(settings: Mapping[str, object]) -> int:
-    raw = settings.get("broker_port") or DEFAULT_BROKER_PORT
+def generic_files(device: DeviceContext) -> dict[str, bytes]:
+    """A minimal config.json for a firmware that joins Wi-Fi and reaches the broker."""
+    settings = device.settings
+    return {DEVICE_CONFIG_PATH: config_json({
+        "wifi_ssid": settings.wifi_ssid,
+        "wifi_password": reveal(settings.wifi_password) or "",
+        "broker_host": device.broker_host,
+        "broker_port": device.broker_port,
+        "topic_prefix": device.topic_prefix,
+    })}
+
+
+def _describe(settings: Settings) -> str:
     try:
-        port = int(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"setting broker_port: {raw!r} is not a port number") from None
-    if not 0 < port < 65536:
-        raise ConfigError(f"setting broker_port: {port} is outside 1-65535")
-    return port
+        return f"hil_device_config={settings.device_config} ({settings.source_of(DEVICE_CONFIG_SETTING)})"
+    except KeyError:
+        return f"hil_device_config={settings.device_config}"
 
 
-def _pins(settings: Mapping[str, object]) -> list[int]:
-    pins = sorted({int(pin) for pin in settings.get("gpio_allow") or ()})
-    flash = sorted(FLASH_PINS.intersection(pins))
-    if flash:
-        raise ConfigError(f"setting gpio_allow holds flash pins {flash}",
-                          hint="GPIO6-11 drive the SPI flash and are always refused; remove them")
-    unknown = sorted(set(pins) - ESP8266_PINS)
-    if unknown:
-        raise ConfigError(f"setting gpio_allow holds pins the ESP8266 does not have: {unknown}",
-                          hint=f"valid: {sorted(ESP8266_PINS - FLASH_PINS)}")
-    return pins
-
-
-def _tuned(name: str, value: object) -> object:
-    """Tuning values as the firmware needs them: whole positive numbers (ticks arithmetic
-    on the board refuses floats), or a bool for the watchdog."""
-    if isinstance(TUNING[name], bool):
-        return bool(value)
+def load_builder(spec: str, root: Path | None = None) -> Builder:
+    """Import `module:function`, with the project root `root` (default: cwd) on sys.path."""
+    module_name, _, function_name = spec.partition(":")
+    where = str(Path(root or Path.cwd()).resolve())
+    if where not in sys.path:
+        sys.path.insert(0, where)
     try:
-        number = int(round(float(value)))
-    except (TypeError, ValueError):
-        raise ConfigError(f"firmware tuning {name}={value!r} is not a number") from None
-    if number < 1:
-        raise ConfigError(f"firmware tuning {name}={value!r} must be at least 1")
-    return number
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is a bad setting
+        raise ConfigError(f"hil_device_config={spec}: cannot import {module_name} from {where}: "
+                          f"{type(exc).__name__}: {exc}",
+                          hint="set hil_device_config (HIL_DEVICE_CONFIG) to module:function of your "
+                               "firmware's config builder") from None
+    builder = getattr(module, function_name, None)
+    if not callable(builder):
+        raise ConfigError(f"hil_device_config={spec}: {module_name} has no function {function_name}",
+                          hint="the function is called as function(device: DeviceContext) -> dict[str, bytes]")
+    return builder
 
 
-def device_config(settings: Mapping[str, object], **tuning: object) -> dict[str, object]:
-    """The config the firmware reads, as a dict holding the real secret values."""
-    unknown = sorted(set(tuning) - set(TUNING))
-    if unknown:
-        raise ConfigError(f"unknown firmware tuning {unknown}", hint=f"known: {sorted(TUNING)}")
-    config: dict[str, object] = dict(TUNING)
-    if settings.get("wifi_timeout"):
-        config["wifi_timeout_s"] = max(1, int(float(settings["wifi_timeout"])))
-    config.update({name: _tuned(name, value) for name, value in tuning.items()})
-    config.update({
-        "wifi_ssid": _text(settings, "wifi_ssid", required=True),
-        "wifi_password": _text(settings, "wifi_password"),
-        "broker_host": _text(settings, "broker_host", required=True),
-        "broker_port": _port(settings),
-        "broker_user": _text(settings, "broker_user"),
-        "broker_password": _text(settings, "broker_password"),
-        "topic_prefix": _text(settings, "topic_prefix") or "hil",
-        "gpio_allow": _pins(settings),
-    })
-    if any(wildcard in config["topic_prefix"] for wildcard in "+#"):
-        raise ConfigError(f"setting topic_prefix {config['topic_prefix']!r} holds MQTT wildcards")
-    config["topic_prefix"] = config["topic_prefix"].strip("/")
-    return config
-
-
-def build_device_config(settings: Mapping[str, object], **tuning: object) -> bytes:
-    """The bytes of config.json for the board (deterministic for equal settings)."""
-    return json.dumps(device_config(settings, **tuning), sort_keys=True, separators=(",", ":")).encode()
-
-
-def describe_device_config(settings: Mapping[str, object], **tuning: object) -> dict[str, object]:
-    """The same config with secrets masked, for logs and `hil deploy --dry-run`."""
-    shown = device_config(settings, **tuning)
-    for name in SECRET_SETTINGS:
-        if shown.get(name):
-            shown[name] = MASK
-    return shown
+def build_files(device: DeviceContext, root: Path | None = None) -> dict[str, bytes]:
+    """The firmware's config files for `device`, from the builder the settings name."""
+    settings = device.settings
+    spec = settings.device_config
+    builder = load_builder(spec, root)
+    secrets = device.secrets()
+    try:
+        files = builder(device)
+    except Exception as exc:  # noqa: BLE001 - the builder's refusal, reported with the setting
+        what = str(exc.what) if isinstance(exc, HilError) else f"{type(exc).__name__}: {exc}"
+        hint = getattr(exc, "hint", None) if isinstance(exc, HilError) else None
+        raise ConfigError(redact(f"{_describe(settings)} refused the settings: {what}", secrets),
+                          hint=redact(hint, secrets) if hint else None) from None
+    if not isinstance(files, Mapping) or not all(
+            isinstance(path, str) and path and isinstance(data, bytes) for path, data in files.items()):
+        raise ConfigError(f"{_describe(settings)} returned {type(files).__name__}, not a dict of board path -> bytes")
+    return dict(files)

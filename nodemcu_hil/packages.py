@@ -35,7 +35,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from nodemcu_hil.errors import ConfigError, PackageUnavailable
 
-MANIFEST = Path(__file__).resolve().parent.parent / "firmware_under_test" / "manifest.toml"
+MANIFEST_NAME = "manifest.toml"   # in the firmware's directory (the setting firmware_dir)
 CACHE_ENV = "NODEMCU_HIL_CACHE"
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{PEP691_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
@@ -81,8 +81,19 @@ def cache_dir() -> Path:
     return Path(base) / "nodemcu-hil"
 
 
-def read_manifest(path: Path = MANIFEST) -> list[Requirement]:
+def manifest_path(firmware_dir: Path | None = None) -> Path:
+    """`<firmware_dir>/manifest.toml`; without a directory, the one the settings name
+    (environment and ./pytest.ini, as for the `hil` command), from the current directory."""
+    if firmware_dir is None:
+        from nodemcu_hil.config import resolve_for_cli
+
+        firmware_dir = resolve_for_cli({}).firmware_dir
+    return Path(firmware_dir) / MANIFEST_NAME
+
+
+def read_manifest(path: Path | None = None) -> list[Requirement]:
     """The firmware's declared libraries (`[libraries] name = "version"`)."""
+    path = manifest_path() if path is None else path
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

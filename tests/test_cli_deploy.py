@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from nodemcu_hil import bringup, config
 from nodemcu_hil.repl import Repl
 from nodemcu_hil.sim import start_board
 from nodemcu_hil.sim.mpimage import build_image
@@ -20,6 +21,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not MICROPYTHON.exists(), reason="MicroPython unix port not installed ([sim] extra)")]
 
 HIL = [sys.executable, "-m", "nodemcu_hil.cli"]
+ROOT = Path(__file__).resolve().parents[1]
 BOARD_MAC = "5c:cf:7f:de:91:02"
 OTHER_MAC = "5c:cf:7f:de:91:03"
 FLASH_SIZE = 4 * 1024 * 1024
@@ -36,12 +38,14 @@ def flashed_board(tmp_path_factory):
         yield home, process
 
 
+def environment(home: Path, **env: str) -> dict[str, str]:
+    return {**os.environ, "HIL_BOARDS_FILE": str(home / "boards.toml"), "HIL_LEASE_DIR": str(home / "leases"), **env}
+
+
 def hil_deploy(home: Path, url: str, mac: str, **env: str) -> subprocess.CompletedProcess:
-    boards = home / "boards.toml"
-    boards.write_text(f'[[board]]\nname = "bench"\nport = "{url}"\nmac = "{mac}"\n')
-    environment = {**os.environ, "HIL_BOARDS_FILE": str(boards), "HIL_LEASE_DIR": str(home / "leases"), **env}
+    (home / "boards.toml").write_text(f'[[board]]\nname = "bench"\nport = "{url}"\nmac = "{mac}"\n')
     return subprocess.run([*HIL, "deploy", "--board", "bench", "--broker-host", "127.0.0.1", "--no-reset"],
-                          capture_output=True, text=True, env=environment, timeout=120)
+                          capture_output=True, text=True, env=environment(home, **env), timeout=120, cwd=ROOT)
 
 
 def board_files(url: str) -> dict[str, bytes]:
@@ -65,5 +69,9 @@ def test_the_deploy_writes_the_settings_the_suite_would(flashed_board):
     home, process = flashed_board
     result = hil_deploy(home, process.url, BOARD_MAC, HIL_TELEMETRY_PERIOD="4", HIL_MQTT_KEEPALIVE="11")
     assert result.returncode == 0, result.stdout + result.stderr
-    config = json.loads(board_files(process.url)["config.json"])
-    assert (config["telemetry_s"], config["keepalive_s"]) == (4, 11)
+    written = board_files(process.url)["config.json"]
+    assert (json.loads(written)["telemetry_s"], json.loads(written)["keepalive_s"]) == (4, 11)
+    # byte for byte what the fixtures' bring-up builds with the same settings and broker
+    settings = config.resolve(env=environment(home, HIL_TELEMETRY_PERIOD="4", HIL_MQTT_KEEPALIVE="11"),
+                              ini=config.read_ini_file(ROOT / "pytest.ini"))
+    assert written == bringup.config_files(settings, "127.0.0.1", 1883, settings.topic_prefix, root=ROOT)["config.json"]

@@ -23,12 +23,13 @@ import pytest
 
 from nodemcu_hil import deploy, packages
 from nodemcu_hil.cli import main as hil_main
-from nodemcu_hil.device_config import build_device_config
+from fixtures.device_config import config_bytes
 from nodemcu_hil.errors import HilError, ReplUnavailable
 from nodemcu_hil.repl import Repl, open_serial
 from nodemcu_hil.secrets import Secret
 
 MICROPYTHON = Path(sys.executable).with_name("micropython")
+FIRMWARE = Path(__file__).resolve().parents[1] / "firmware_under_test"
 pytestmark = pytest.mark.skipif(not MICROPYTHON.exists(), reason="MicroPython unix port not installed ([sim] extra)")
 
 BOARD_LOOP = """
@@ -111,8 +112,9 @@ def tiny_lib(tmp_path):
     return packages.Library(packages.Requirement("micropython-tiny", "1.0"), root)
 
 
-def local(tiny_lib, *, mpy=False, cache=None, firmware_dir=deploy.FIRMWARE_DIR):
-    return deploy.local_files(SETTINGS, mpy=mpy, libraries=[tiny_lib], cache=cache, firmware_dir=firmware_dir)
+def local(tiny_lib, *, mpy=False, cache=None):
+    return deploy.local_files(FIRMWARE, {"config.json": config_bytes(SETTINGS)}, mpy=mpy, libraries=[tiny_lib],
+                              cache=cache)
 
 
 def run_deploy(board, files, **options):
@@ -161,7 +163,7 @@ def test_changed_files_move_and_vanished_ones_are_removed(board, tiny_lib):
 def test_changed_settings_move_only_the_config(board, tiny_lib):
     run_deploy(board, local(tiny_lib))
     files = local(tiny_lib)
-    files["config.json"] = build_device_config(dict(SETTINGS, gpio_allow=[5]))
+    files["config.json"] = config_bytes(dict(SETTINGS, gpio_allow=[5]))
     result, _ = run_deploy(board, files)
     assert result.plan.put == ["config.json"]
 
@@ -258,9 +260,16 @@ def test_errors_from_the_board_are_typed_and_name_the_port(board):
     assert "Traceback" in info.value.traceback
 
 
+def in_this_project(monkeypatch, directory):
+    """Run `hil` from `directory` with this repository's firmware and config builder."""
+    monkeypatch.chdir(directory)
+    monkeypatch.setenv("HIL_FIRMWARE_DIR", str(FIRMWARE))
+    monkeypatch.setenv("HIL_DEVICE_CONFIG", "fixtures.device_config:build")
+
+
 def test_hil_deploy_command_dry_run_and_real_run(board, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
-    for req in packages.read_manifest():   # a pre-filled cache: the command works offline
+    for req in packages.read_manifest(FIRMWARE / "manifest.toml"):   # a pre-filled cache: the command works offline
         root = cache / "libs" / f"{req.key}-{req.version}"
         (root / "umqtt").mkdir(parents=True)
         (root / "umqtt" / "__init__.py").write_bytes(b"")
@@ -268,7 +277,7 @@ def test_hil_deploy_command_dry_run_and_real_run(board, tmp_path, monkeypatch):
         (root / packages.COMPLETE_MARK).write_text("test\n")
     monkeypatch.setenv(packages.CACHE_ENV, str(cache))
     monkeypatch.setenv("HIL_WIFI_PASSWORD", WIFI_PASSWORD)
-    monkeypatch.chdir(tmp_path)
+    in_this_project(monkeypatch, tmp_path)
     out = io.StringIO()
     with redirect_stdout(out):
         assert hil_main(["deploy", "--port", board.path, "--broker-host", "127.0.0.1", "--dry-run"]) == 0
@@ -288,14 +297,14 @@ def test_hil_deploy_board_needs_a_boards_file(tmp_path, monkeypatch, capsys):
 
 def test_hil_deploy_board_by_name_from_the_inventory_under_its_lease(board, tmp_path, monkeypatch, capsys):
     cache = tmp_path / "cache"
-    for req in packages.read_manifest():
+    for req in packages.read_manifest(FIRMWARE / "manifest.toml"):
         root = cache / "libs" / f"{req.key}-{req.version}"
         (root / "umqtt").mkdir(parents=True)
         (root / "umqtt" / "simple2.py").write_bytes(b"class MQTTClient: pass\n")
         (root / packages.COMPLETE_MARK).write_text("test\n")
     monkeypatch.setenv(packages.CACHE_ENV, str(cache))
     monkeypatch.setenv("HIL_LEASE_DIR", str(tmp_path / "leases"))
-    monkeypatch.chdir(tmp_path)
+    in_this_project(monkeypatch, tmp_path)
     (tmp_path / "boards.toml").write_text(f'[[board]]\nname = "bench1"\nport = "{board.path}"\n')
     assert hil_main(["deploy", "--board", "bench2", "--broker-host", "127.0.0.1"]) == 1
     assert "known boards: bench1" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.device_config import config_bytes
 from nodemcu_hil import deploy, packages
 from nodemcu_hil.broker import HilBroker
 from nodemcu_hil.errors import HilError
@@ -19,6 +20,7 @@ from nodemcu_hil.sim import start_board
 from nodemcu_hil.sim.mpimage import build_image
 
 MICROPYTHON = Path(sys.executable).with_name("micropython")
+FIRMWARE = Path(__file__).resolve().parents[1] / "firmware_under_test"
 pytestmark = pytest.mark.skipif(not MICROPYTHON.exists(), reason="MicroPython unix port not installed ([sim] extra)")
 
 WIFI_PASSWORD = "pw-never-printed-42"
@@ -45,7 +47,7 @@ def virtual_board(tmp_path):
 @pytest.fixture
 def real_libraries():
     try:
-        return packages.fetch_all()
+        return packages.fetch_all(packages.read_manifest(packages.manifest_path(FIRMWARE)))
     except HilError as exc:
         pytest.skip(f"device libraries unavailable (offline and not cached): {exc}")
 
@@ -56,8 +58,8 @@ def test_end_to_end_deploy_join_publish_and_answer_gpio(virtual_board, real_libr
     with HilBroker() as broker:
         address = broker.start()
         settings = dict(SETTINGS, wifi_ssid=E2E_SSID, broker_port=address.port, topic_prefix="e2e")
-        files = deploy.local_files(settings, libraries=real_libraries, tuning=E2E_TUNING, mpy=mpy,
-                                   cache=tmp_path / "cache")
+        files = deploy.local_files(FIRMWARE, {"config.json": config_bytes(settings, **E2E_TUNING)},
+                                   libraries=real_libraries, mpy=mpy, cache=tmp_path / "cache")
         with MqttClient(address.host, address.port, "e2e-observer") as observer:
             observer.subscribe("e2e/#")
             lines: list[str] = []
@@ -76,7 +78,7 @@ def test_end_to_end_deploy_join_publish_and_answer_gpio(virtual_board, real_libr
             observer.publish(f"{base}/gpio/2/set", b"1")
             state = observer.wait_for(f"{base}/gpio/2/state", timeout=10)
             assert state.payload == b"1"
-            assert nodemcu_hil.sim.control.call("gpio.read", pin=2)["level"] == 1
+            assert virtual_board.control.call("gpio.read", pin=2)["level"] == 1
 
             observer.publish(f"{base}/gpio/7/set", b"1")
             error = observer.wait_for(f"{base}/error", timeout=10)
@@ -90,7 +92,8 @@ def test_end_to_end_deploy_join_publish_and_answer_gpio(virtual_board, real_libr
 @pytest.mark.slow
 def test_wrong_wifi_password_is_reported_retried_and_ctrl_c_gives_the_repl(virtual_board, real_libraries):
     settings = dict(SETTINGS, wifi_ssid=E2E_SSID, wifi_password=Secret("not-the-password"))
-    files = deploy.local_files(settings, libraries=real_libraries, tuning=E2E_TUNING)
+    files = deploy.local_files(FIRMWARE, {"config.json": config_bytes(settings, **E2E_TUNING)},
+                               libraries=real_libraries)
     with Repl.open(virtual_board.url, board="deploy-e2e") as repl:
         deploy.deploy(repl, files, out=lambda line: None)
         started = time.monotonic()
