@@ -23,6 +23,7 @@ STAMP = VENV / ".nodemcu-hil-installed"
 MIN_PYTHON = (3, 10)
 SIM_PLATFORMS = {("Linux", "x86_64"), ("Darwin", "arm64")}
 PYTEST_NO_TESTS_COLLECTED = 5
+REPORT_DIR = "reports"
 
 SIM_WORKERS = "2"  # CI machines have 2 cores; also proves two virtual boards run side by side
 
@@ -82,10 +83,20 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted_stamp())
 
 
+def report_environment(extra: list[str]) -> dict[str, str]:
+    """The README's commands always write reports/junit.xml and reports/report.html: the
+    plugin writes report files only when the report directory is given, so give it (as the
+    environment, which the command line and a test's own settings still beat)."""
+    env = dict(os.environ)
+    if not any(arg.startswith("--hil-report-dir") for arg in extra):
+        env.setdefault("HIL_REPORT_DIR", REPORT_DIR)
+    return env
+
+
 def run_pytest(paths: list[str], extra: list[str]) -> int:
     command = [str(venv_python()), "-m", "pytest", *paths, *extra]
     print("tasks: " + " ".join(command[2:]), flush=True)
-    code = subprocess.run(command, cwd=ROOT).returncode
+    code = subprocess.run(command, cwd=ROOT, env=report_environment(extra)).returncode
     if code == PYTEST_NO_TESTS_COLLECTED:
         print("tasks: pytest collected no tests: that is a failure here", file=sys.stderr)
         return 1

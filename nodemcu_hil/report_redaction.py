@@ -18,6 +18,7 @@ import pytest
 
 from nodemcu_hil.config import SETTINGS
 from nodemcu_hil.secrets import redact, remember, remembered, reveal, secrets_in
+from nodemcu_hil.stash import session_settings
 
 ERROR_LINE_PREFIX = "E "  # pytest's marker for the lines of an assertion explanation
 
@@ -63,13 +64,6 @@ def secret_values(config: pytest.Config, item: pytest.Item | None = None) -> lis
     found = sorted({reveal(v) for v in values if isinstance(v, str) and reveal(v)})
     remember(*found)
     return found
-
-
-def session_settings(config: pytest.Config):
-    """The settings the HIL plugin resolved, or None when it is not loaded."""
-    from nodemcu_hil.plugin import SETTINGS_KEY  # here, not above: nodemcu_hil.plugin imports nodemcu_hil.reporting
-
-    return config.stash.get(SETTINGS_KEY, None)
 
 
 def masker(secrets: Iterable[str]) -> Callable[[str], str]:

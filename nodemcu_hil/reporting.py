@@ -8,9 +8,14 @@ and the fingerprint of each board the test used as properties (`board`, `mac`, `
 `micropython_version`, `free_heap`). Secrets are masked in all of it, and in failure
 texts, captured output and recorded properties, before any reporter sees the report.
 
-Unless the command line names other files, a run writes `<report_dir>/junit.xml` and a
-self-contained `<report_dir>/report.html`. The HIL plugin calls `install(config)` from its
-`pytest_configure`; `-p nodemcu_hil.reporting` loads this module on its own.
+Default report files: when the report directory is given (`--hil-report-dir`,
+`HIL_REPORT_DIR` or the `hil_report_dir` ini key), a run writes `<report_dir>/junit.xml` and
+a self-contained `<report_dir>/report.html` unless the command line names other files.
+When it is not given, the HIL plugin writes no report file of its own accord: a project
+that merely has the plugin installed gets no `reports/` directory (the serial logs of the
+boards a test brings up still go to `<report_dir>/serial/`). The HIL plugin calls
+`install(config, ..., default_files=...)` from its `pytest_configure`;
+`-p nodemcu_hil.reporting` loads this module on its own, which asks for the default files.
 """
 
 from __future__ import annotations
@@ -25,16 +30,9 @@ import pytest
 from nodemcu_hil.config import SETTINGS_BY_NAME, SOURCE_DEFAULT, SOURCE_ENV, describe_source
 from nodemcu_hil.evidence import (boards_used, fingerprint_lines, fingerprint_properties, render_events,
                                window_events)
-from nodemcu_hil.messages import MessageLog
-from nodemcu_hil.report_redaction import masker, redact_report, secret_values, session_settings
-from nodemcu_hil.timeline import Timeline
-
-# Filled by the HIL plugin's fixtures, read here when a test's reports are made.
-TIMELINE_KEY = pytest.StashKey[Timeline]()
-BROKER_LOG_KEY = pytest.StashKey[MessageLog]()
-FINGERPRINTS_KEY = pytest.StashKey[dict[str, dict[str, object]]]()
-BOARDS_USED_KEY = pytest.StashKey[list[str]]()  # on a test item: boards its fixtures noted
-PHASE_STARTS_KEY = pytest.StashKey[dict[str, float]]()  # on a test item: monotonic phase starts
+from nodemcu_hil.report_redaction import masker, redact_report, secret_values
+from nodemcu_hil.stash import (BOARDS_USED_KEY, BROKER_LOG_KEY, FINGERPRINTS_KEY, PHASE_STARTS_KEY, TIMELINE_KEY,
+                               session_settings)
 
 PLUGIN_NAME = "hil-reporting"
 SECTION = "timeline"
@@ -167,17 +165,19 @@ def apply_report_defaults(config: pytest.Config, report_dir: Path | None) -> Non
         option.self_contained_html = True
 
 
-def install(config: pytest.Config, report_dir: Path | None = None) -> ReportPlugin:
-    """Register the report hooks once and set the default report files."""
+def install(config: pytest.Config, report_dir: Path | None = None, *, default_files: bool = True) -> ReportPlugin:
+    """Register the report hooks once; with `default_files`, also check the report directory
+    and make `<report_dir>/junit.xml` and `report.html` the default report files."""
     existing = config.pluginmanager.get_plugin(PLUGIN_NAME)
     if existing is not None:
         return existing
-    report_dir = report_dir if report_dir is not None else default_report_dir(config)
-    option = config.option
-    if (session_settings(config) is not None or getattr(option, "xmlpath", None) is None
-            or (hasattr(option, "htmlpath") and not option.htmlpath)):  # serial logs, JUnit or HTML go there
-        check_report_dir(config, report_dir)
-    apply_report_defaults(config, report_dir)
+    if default_files:
+        report_dir = report_dir if report_dir is not None else default_report_dir(config)
+        option = config.option
+        if (session_settings(config) is not None or getattr(option, "xmlpath", None) is None
+                or (hasattr(option, "htmlpath") and not option.htmlpath)):  # serial logs, JUnit or HTML go there
+            check_report_dir(config, report_dir)
+        apply_report_defaults(config, report_dir)
     plugin = ReportPlugin(config)
     config.pluginmanager.register(plugin, PLUGIN_NAME)
     return plugin

@@ -23,7 +23,7 @@ RIG_CONFTEST = f"""
     import time
     import pytest
     from nodemcu_hil.messages import Message, MessageLog
-    from nodemcu_hil.reporting import BROKER_LOG_KEY, FINGERPRINTS_KEY, TIMELINE_KEY
+    from nodemcu_hil.stash import BROKER_LOG_KEY, FINGERPRINTS_KEY, TIMELINE_KEY
     from nodemcu_hil.timeline import Timeline
 
     @pytest.fixture(scope="session")
@@ -94,6 +94,7 @@ def _html_text(path) -> str:
 
 
 def test_default_reports_carry_timeline_and_fingerprint_without_secrets(rig_project):
+    """The report hooks alone (`-p nodemcu_hil.reporting`, which asks for the default files)."""
     result = rig_project.runpytest("-p", "no:nodemcu_hil", "-p", "nodemcu_hil.reporting", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     junit, html = rig_project.path / "reports" / "junit.xml", rig_project.path / "reports" / "report.html"
@@ -125,6 +126,34 @@ def test_default_reports_carry_timeline_and_fingerprint_without_secrets(rig_proj
     assert "soft reset before the test" in figures["timeline"]
     assert _properties(cases["test_no_board"]) == []
     assert "soft reset before the test" in html_text and "hil/nodemcu-a/status online" in html_text
+
+
+def test_plugin_writes_report_files_only_when_the_report_dir_is_given(rig_project):
+    """With the HIL plugin (from its entry point) and no report directory given, nothing is
+    written, yet the terminal is still masked; given, the files carry the timelines."""
+    result = rig_project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    assert not (rig_project.path / "reports").exists()
+    terminal = result.stdout.str() + result.stderr.str()
+    assert SECRET not in terminal and "joining hil-test-ap with ***" in terminal
+
+    given = rig_project.runpytest("-p", "no:cacheprovider", "--hil-report-dir=given")
+    given.assert_outcomes(passed=2, failed=1)
+    assert not (rig_project.path / "reports").exists()
+    cases = _testcases(rig_project.path / "given" / "junit.xml")
+    assert "joining hil-test-ap with ***" in dict(_properties(cases["test_leaky_failure"]))["timeline"]
+    assert "soft reset before the test" in _html_text(rig_project.path / "given" / "report.html")
+
+
+@pytest.mark.parametrize("how", ["ini", "environment"])
+def test_report_dir_given_by_ini_or_environment_counts_as_given(rig_project, monkeypatch, how):
+    if how == "ini":
+        rig_project.makeini("[pytest]\nhil_report_dir = from-ini\n")
+    else:
+        monkeypatch.setenv("HIL_REPORT_DIR", "from-environment")
+    rig_project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2, failed=1)
+    assert (rig_project.path / f"from-{how}" / "junit.xml").exists()
+    assert (rig_project.path / f"from-{how}" / "report.html").exists()
 
 
 def test_reports_made_by_xdist_workers_are_redacted_too(rig_project):
