@@ -129,19 +129,21 @@ def hil_topic_prefix(pytestconfig, hil_session_settings) -> str:
 
 
 @pytest.fixture(scope="session")
-def deployed_once(flashed, broker, hil_session_settings, hil_topic_prefix) -> Board:
+def deployed_once(pytestconfig, flashed, broker, hil_session_settings, hil_topic_prefix) -> Board:
+    """The firmware tree (hil_firmware_dir, relative to the rootdir), its libraries and the
+    config files that hil_device_config builds, synced once per session (as `hil deploy`)."""
     flashed.facts["deploy"] = bringup.deploy_board(flashed, hil_session_settings, broker.host, broker.port,
-                                                      hil_topic_prefix).plan.summary()
+                                                   hil_topic_prefix, root=pytestconfig.rootpath).plan.summary()
     return flashed
 
 
 @pytest.fixture
-def deployed(deployed_once, hil_settings, broker, hil_topic_prefix) -> Board:
+def deployed(pytestconfig, deployed_once, hil_settings, broker, hil_topic_prefix) -> Board:
     """The deployed firmware, with this test's settings, freshly soft-reset (boot.py, then
     main.py); an unresponsive board goes up the recovery ladder first, or fails the test."""
     try:
         how = bringup.restart_for_test(deployed_once, hil_settings, lambda: bringup.deploy_board(
-            deployed_once, hil_settings, broker.host, broker.port, hil_topic_prefix))
+            deployed_once, hil_settings, broker.host, broker.port, hil_topic_prefix, root=pytestconfig.rootpath))
     except OutOfService as exc:
         pytest.fail(str(exc), pytrace=False)
     if how != RUNG_SOFT_RESET:
