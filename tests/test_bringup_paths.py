@@ -16,10 +16,11 @@ import sys
 import textwrap
 from contextlib import redirect_stdout
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from nodemcu_hil import config, packages
+from nodemcu_hil import bringup, config, packages
 from nodemcu_hil import errors as hil_errors
 from nodemcu_hil.cli import main as hil_main
 from nodemcu_hil.secrets import redact
@@ -105,6 +106,27 @@ def test_hil_deploy_builds_byte_for_byte_what_the_fixtures_deploy(tmp_path, monk
     assert WIFI_PASSWORD.encode() in files["config.json"] and b'"telemetry_s":4' in files["config.json"]
     shown = f"  config.json: {redact(files['config.json'].decode(), [WIFI_PASSWORD])}\n"
     assert shown in out.getvalue() and WIFI_PASSWORD not in out.getvalue()
+
+
+def test_hil_flash_takes_its_options_as_the_fixtures_settings(tmp_path, monkeypatch, capsys):
+    """`hil flash` writes through bringup with flash_baud and force_flash resolved as the
+    `flashed` fixture resolves them: --baud/--force are those settings on the command line."""
+    calls = []
+
+    def flash_record(record, image, **options):
+        calls.append(options)
+        return None, SimpleNamespace(skipped=True, mac="5c:cf:7f:00:00:01", fell_back=False, seconds=0.0, baud=0)
+
+    monkeypatch.setattr(bringup, "flash_record", flash_record)
+    monkeypatch.setenv("HIL_LEASE_DIR", str(tmp_path / "leases"))
+    monkeypatch.setenv("HIL_FLASH_BAUD", "115200")
+    monkeypatch.setenv("HIL_FORCE_FLASH", "true")
+    target = ["flash", "--port", str(tmp_path / "ttyUSB9"), str(tmp_path / "mp.bin")]
+    assert hil_main(target) == 0 and hil_main([*target, "--baud", "921600"]) == 0
+    monkeypatch.delenv("HIL_FORCE_FLASH")
+    assert hil_main(target) == 0 and hil_main([*target, "--force"]) == 0
+    assert [(call["baud"], call["force"]) for call in calls] == [
+        (115200, True), (921600, True), (115200, False), (115200, True)]
 
 
 def test_an_error_names_only_settings_that_exist(monkeypatch, capsys, offline_libraries):
