@@ -23,12 +23,13 @@ from typing import Callable, Iterator
 
 from serial import SerialException
 
+from nodemcu_hil import chip
 from nodemcu_hil.errors import BoardNotFound, WaitTimeout
 from nodemcu_hil.secrets import redact_remembered
 from nodemcu_hil.timeline import SOURCE_CONSOLE, Timeline
 
-ROM_BOOT_BAUD = 74880
-FIRMWARE_BAUD = 115200
+ROM_BOOT_BAUD = chip.ROM_BOOT_BAUD
+FIRMWARE_BAUD = chip.FIRMWARE_BAUD
 RESET_PULSE_S = 0.1
 ROM_MESSAGE_TIMEOUT_S = 1.5
 READ_SLICE_S = 0.05

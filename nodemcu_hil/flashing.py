@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from nodemcu_hil import chip
 from nodemcu_hil.errors import FlashFailed, ImageRejected, WrongBoard
 from nodemcu_hil.esptool_session import connect, quiet
 from nodemcu_hil.images import ValidatedImage
 
-ROM_BAUD = 115200
-APP_OFFSET = 0
+ROM_BAUD = chip.ROM_LOADER_BAUD
+APP_OFFSET = chip.APP_OFFSET
 PATCHED_HEADER_BYTES = 4
 KIB = 1024
 # esptool messages that mean no intact answer came back, or the data was garbled on the way:

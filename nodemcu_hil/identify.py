@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from nodemcu_hil import chip
 from nodemcu_hil.errors import HilError, PortBusy, WrongBoard
 from nodemcu_hil.esptool_session import DEFAULT_RESET, connect, quiet
 from nodemcu_hil.inventory import BoardRecord
 from nodemcu_hil.lease import lease_for
 from nodemcu_hil.ports import open_port
 
-ESP8266_CHIP = "ESP8266"
+ESP8266_CHIP = chip.CHIP_NAME
 
 STATUS_OK = "ok"
 STATUS_WRONG_MAC = "wrong MAC"

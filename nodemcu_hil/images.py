@@ -20,29 +20,30 @@ from functools import reduce
 from operator import xor
 from pathlib import Path
 
+from nodemcu_hil import chip
 from nodemcu_hil.errors import ImageRejected
 
-IMAGE_MAGIC = 0xE9
-IMAGE_V2_MAGIC = 0xEA  # esptool "V2" (boot.bin + user1.bin at 0x1000): not bootable at offset 0
+IMAGE_MAGIC = chip.IMAGE_MAGIC
+IMAGE_V2_MAGIC = chip.IMAGE_V2_MAGIC  # esptool "V2": not bootable at offset 0
 FLASH_ALIGNMENT = 4
 V1_HEADER = struct.Struct("<BBBBI")  # magic, segment count, flash mode, size/freq, entry
 SEGMENT_HEADER = struct.Struct("<II")  # load address, length
 MAX_SEGMENTS = 16  # the ESP8266 ROM loader's limit
 CHECKSUM_SEED = 0xEF
 CHECKSUM_ALIGN = 16  # the checksum is the last byte of the 16-byte block after the segments
-SECTOR_SIZE = 0x1000  # irom0 must begin on a flash erase sector
+SECTOR_SIZE = chip.FLASH_SECTOR_SIZE  # irom0 must begin on a flash erase sector
 ERASED = 0xFF
 # ESP8266 memory map: where a V1 image's RAM segments may load (esptool targets/esp8266.py).
 ESP8266_SEGMENT_RANGES = (
     (0x3FFE8000, 0x40000000),  # DRAM
     (0x40100000, 0x40110000),  # IRAM
-    (0x40200000, 0x40300000),  # IROM (flash-mapped), for non-MicroPython layouts
+    (chip.IROM0_FLASH_BASE, 0x40300000),  # IROM (flash-mapped), for non-MicroPython layouts
 )
 # MicroPython's makeimg.py: u32 total length at 0x8FFC, irom0 at 0x9000, MD5 of [4:total] after it.
-MICROPYTHON_LENGTH_OFFSET = 0x8FFC
-MICROPYTHON_IROM_OFFSET = 0x9000
+MICROPYTHON_LENGTH_OFFSET = chip.MICROPYTHON_LENGTH_OFFSET
+MICROPYTHON_IROM_OFFSET = chip.IROM0_OFFSET
 MICROPYTHON_MAX_TOTAL = 1 << 20  # modesp.c esp.check_fw(): "Invalid size" above 1 MiB
-MD5_SKIP = 4  # esptool patches bytes 2-3 (flash size); makeimg.py hashes from byte 4
+MD5_SKIP = chip.MICROPYTHON_MD5_SKIP  # esptool patches bytes 2-3 (flash size); makeimg.py hashes from byte 4
 MD5_LENGTH = 16
 VERSION_PATTERN = re.compile(rb"MicroPython (v\d+\.\d+[^ \x00]*) on (\d{4}-\d{2}-\d{2})")
 # ESP32-family app images: the V1 header is followed by a 16-byte extended header

@@ -19,8 +19,10 @@ import hashlib
 import re
 from typing import Callable
 
+from nodemcu_hil import chip
+
 CHIP_MAGIC_REG = 0x40001000
-CHIP_MAGIC_ESP8266 = 0xFFF0C101
+CHIP_MAGIC_ESP8266 = chip.CHIP_MAGIC
 EFUSE_R50 = 0x3FF00050
 EFUSE_R54 = 0x3FF00054
 EFUSE_R58 = 0x3FF00058
@@ -30,7 +32,7 @@ UART_CLKDIV_MASK = 0xFFFFF
 # A real ESP8266EX with a 26 MHz crystal reads 0x1C4 here after syncing at 115200 baud
 # (APB 52 MHz / 115200, as its auto-baud measured it).
 UART_CLKDIV_AT_115200 = 0x1C4
-REFERENCE_BAUD = 115200
+REFERENCE_BAUD = chip.ROM_LOADER_BAUD
 
 _MAC_TEXT = re.compile(r"^[0-9A-Fa-f]{2}([:-]?)(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
 

@@ -14,7 +14,9 @@ import struct
 from dataclasses import dataclass
 from typing import Callable
 
-IMAGE_MAGIC_V1 = 0xE9
+from nodemcu_hil import chip
+
+IMAGE_MAGIC_V1 = chip.IMAGE_MAGIC
 HEADER = struct.Struct("<BBBBI")
 SEGMENT_HEADER = struct.Struct("<II")
 MAX_SEGMENTS = 16

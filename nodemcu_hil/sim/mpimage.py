@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from nodemcu_hil import chip
 from nodemcu_hil.sim.image import ImageError, parse_image
 
-SEGS_MAX_SIZE = 0x9000  # makeimg.py: irom0 starts at this flash offset
-LENGTH_FIELD = SEGS_MAX_SIZE - 4
-MD5_SKIP = 4
+SEGS_MAX_SIZE = chip.IROM0_OFFSET  # makeimg.py: irom0 starts at this flash offset
+LENGTH_FIELD = chip.MICROPYTHON_LENGTH_OFFSET
+MD5_SKIP = chip.MICROPYTHON_MD5_SKIP
 MD5_SIZE = 16
 MAX_FIRMWARE = 1024 * 1024  # modesp.c check_fw: "Invalid size" above 1 MiB
 VERSION_RE = re.compile(rb"MicroPython (v\d+\.\d+[^ \x00]*) on (\d{4}-\d{2}-\d{2})")
@@ -32,7 +33,7 @@ DRAM_ADDR = 0x3FFE8000
 ENTRY = 0x40100004
 FLASH_MODE_QIO = 0
 SIZE_FREQ_512K_40M = 0x00  # what elf2image writes; esptool patches it when flashing
-IMAGE_MAGIC = 0xE9
+IMAGE_MAGIC = chip.IMAGE_MAGIC
 CHECKSUM_SEED = 0xEF
 SDK_VERSION = "2.2.0-dev(9422289)"
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-ROM_LOADER_BAUD = 115200
-BOOT_MESSAGE_BAUD = 74880  # the ROM prints at 115200 * 26 MHz / 40 MHz
-FIRMWARE_BAUD = 115200
+from nodemcu_hil import chip
+
+ROM_LOADER_BAUD = chip.ROM_LOADER_BAUD
+BOOT_MESSAGE_BAUD = chip.ROM_BOOT_BAUD  # the ROM prints at 115200 * 26 MHz / 40 MHz
+FIRMWARE_BAUD = chip.FIRMWARE_BAUD
 
 
 class Uart:

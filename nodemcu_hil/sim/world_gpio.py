@@ -13,7 +13,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-VALID_PINS = (0, 1, 2, 3, 4, 5, 9, 10, 12, 13, 14, 15, 16)  # ports/esp8266/machine_pin.c
+from nodemcu_hil import chip
+
+VALID_PINS = chip.GPIO_PINS  # ports/esp8266/machine_pin.c
 MODE_IN = 0
 MODE_OUT = 1
 MODE_OPEN_DRAIN = 2

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ESP8266_HEAP_TOTAL = 37952
-ESP8266_FREE_AFTER_BOOT = 35000
+from nodemcu_hil import chip
+
+ESP8266_HEAP_TOTAL = chip.HEAP_TOTAL
+ESP8266_FREE_AFTER_BOOT = chip.FREE_HEAP_AFTER_BOOT
 HEAP_SCALE = 2
 MODULE_ROOM = 256 * 1024  # room for the pre-imported ESP8266 modules (host bytes)
 
