@@ -93,9 +93,9 @@ def local_files(firmware_dir: Path, config_files: Mapping[str, bytes], *, mpy: b
                 libraries: list[packages.Library] | None = None, cache: Path | None = None) -> dict[str, bytes]:
     """Everything the board should hold: the firmware tree, its libraries (from
     `<firmware_dir>/manifest.toml`) under lib/, and the config files built for it."""
+    files = firmware_files(firmware_dir, mpy=mpy, cache=cache)   # first: a missing tree is named as such
     if libraries is None:
         libraries = packages.fetch_all(packages.read_manifest(packages.manifest_path(firmware_dir)), cache=cache)
-    files = firmware_files(firmware_dir, mpy=mpy, cache=cache)
     files.update(library_files(libraries, mpy=mpy, cache=cache))
     files.update(config_files)
     return files

@@ -246,3 +246,12 @@ def test_the_harness_imports_and_names_no_firmware_of_this_repository():
 
 def test_the_scan_reads_the_settings_errors_name():
     assert "gpio_backend" in {name for text in error_texts(HARNESS / "bringup.py") for name in named_settings(text)}
+
+
+def test_a_missing_firmware_tree_is_named_by_its_setting(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HIL_FIRMWARE_DIR", raising=False)
+    assert hil_main(["deploy", "--dry-run", "--broker-host", "192.0.2.1"]) == 1
+    error = capsys.readouterr().err
+    assert f"setting firmware_dir: {tmp_path / 'firmware'} is not a directory" in error
+    assert named_settings(error) <= set(config.SETTINGS_BY_NAME) and "firmware_dir" in named_settings(error)
