@@ -17,7 +17,8 @@ PACKAGE = ROOT / "nodemcu_hil"
 # it cannot import chip.py, so its copies are checked against it below instead.
 DEVICE_SIDE = (PACKAGE / "sim" / "esp8266", PACKAGE / "sim" / "runtime" / "mp")
 # Files other engineers own that still spell the facts; they switch to chip.py, then leave this list.
-NOT_YET_SWITCHED = {"nodemcu_hil/config.py", "nodemcu_hil/inventory.py", "nodemcu_hil/setting_types.py"}
+NOT_YET_SWITCHED = {"nodemcu_hil/config.py", "nodemcu_hil/inventory.py", "nodemcu_hil/setting_types.py",
+                    "fixtures/device_config.py"}
 
 FACT_NUMBERS = {chip.ROM_BOOT_BAUD, chip.IMAGE_MAGIC, chip.IMAGE_V2_MAGIC, chip.IROM0_OFFSET,
                 chip.MICROPYTHON_LENGTH_OFFSET, chip.IROM0_FLASH_BASE, chip.CHIP_MAGIC, chip.HEAP_TOTAL,
@@ -46,7 +47,8 @@ def repeated_facts(source: str) -> list[str]:
 
 
 def host_modules() -> list[Path]:
-    return [path for path in sorted(PACKAGE.rglob("*.py"))
+    """The harness, the virtual board's host side and this repository's fixtures layer."""
+    return [path for path in sorted([*PACKAGE.rglob("*.py"), *(ROOT / "fixtures").rglob("*.py")])
             if path.name != "chip.py" or path.parent != PACKAGE
             if not any(path.is_relative_to(device) for device in DEVICE_SIDE)]
 
