@@ -26,6 +26,10 @@ World file:
     blackhole = false
     [gpio.inputs]
     4 = 1
+
+Any other table or key (`[[access_point]]` for `[[wifi.ap]]`, a misspelt key) is an error
+naming the file and the key: `hil sim --world` exits with it instead of starting a board
+without what the file meant.
 """
 
 from __future__ import annotations
