@@ -94,16 +94,30 @@ def test_the_scaffold_config_builder_writes_revealed_secrets(tmp_path):
     assert module.build(FakeContext(settings, "10.0.0.5", 1884, "hil/gw0")) == files, "not deterministic"
 
 
+ONLINE_TEST = """
+import pytest
+
+pytestmark = pytest.mark.hil
+
+
+def test_the_firmware_comes_online(online):
+    assert online.payload == b"online" and online.retain
+"""
+
+
 @pytest.mark.slow
 def test_a_scaffolded_project_passes_pytest_on_a_virtual_board(tmp_path):
+    """The scaffold's boot test as written, plus a test over its fixtures/ layer: the
+    scaffold's main.py, deployed with its config builder, publishes `online`."""
     project = tmp_path / "firmware-project"
     assert main(["init", str(project)]) == 0
+    (project / "tests" / "test_online.py").write_text(ONLINE_TEST)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("HIL_", "PYTEST_"))}
     env["HIL_LEASE_DIR"] = str(tmp_path / "leases")
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 't'}"],
                             cwd=project, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "1 passed" in result.stdout
+    assert "2 passed" in result.stdout
     assert "hil: mode=sim" in result.stdout
     reports = project / "reports"
     assert (reports / "junit.xml").exists() and (reports / "report.html").exists()
