@@ -124,7 +124,7 @@ def boots_to_banner(record, version: str) -> bool:
 
 
 def run(ctx: Context) -> Result:
-    from nodemcu_hil.sim_rig import nodemcu_hil.sim
+    from nodemcu_hil.sim_rig import virtual_board
     from nodemcu_hil.sim.mpimage import recognise_file
 
     started = time.monotonic()

@@ -140,7 +140,7 @@ def _short(exc: Exception) -> str:
 def run(ctx: Context) -> Result:
     from nodemcu_hil.commands.flash import flash_file
     from nodemcu_hil.errors import HilError, ImageRejected
-    from nodemcu_hil.sim_rig import nodemcu_hil.sim
+    from nodemcu_hil.sim_rig import virtual_board
     from nodemcu_hil.sim.mpimage import build_image
 
     started = time.monotonic()
