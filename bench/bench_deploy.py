@@ -22,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nodemcu_hil.deploy import deploy, local_files  # noqa: E402
+from nodemcu_hil.bringup import device_files  # noqa: E402
+from nodemcu_hil.config import resolve_for_cli  # noqa: E402
+from nodemcu_hil.deploy import deploy  # noqa: E402
 from nodemcu_hil.flashing import flash_image  # noqa: E402
 from nodemcu_hil.images import validate_image  # noqa: E402
 from nodemcu_hil.ports import open_port  # noqa: E402
@@ -31,8 +33,8 @@ from nodemcu_hil.sim import start_board  # noqa: E402
 from nodemcu_hil.sim.mpimage import make_image  # noqa: E402
 
 MPREMOTE = Path(sys.executable).with_name("mpremote")
-SETTINGS = {"wifi_ssid": "bench-ap", "wifi_password": "", "broker_host": "127.0.0.1", "broker_port": 1883,
-            "topic_prefix": "bench", "gpio_allow": (2, 4, 5)}
+SETTINGS = {"wifi_ssid": "bench-ap", "gpio_allow": "2,4,5"}
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def fresh_board(root: Path, pace: bool):
@@ -78,7 +80,7 @@ def main() -> None:
     parser.add_argument("--pace", action="store_true", help="boards move bytes at the line rate, as real ones")
     args = parser.parse_args()
     repeat = args.repeat
-    files = local_files(SETTINGS)
+    files = device_files(resolve_for_cli(SETTINGS, ROOT / "pytest.ini"), "127.0.0.1", 1883, "bench", root=ROOT)
     size = sum(map(len, files.values()))
     manual, first, unchanged = [], [], []
     for _ in range(repeat):

@@ -85,7 +85,6 @@ def test_pytest_stops_at_start_up(pytester, monkeypatch, env, shown):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     pytester.makeini("[pytest]\nhil_boards_file = no-such-boards.toml\n")
-    pytester.makeconftest('pytest_plugins = ["nodemcu_hil.plugin"]')
     pytester.makepyfile(test_never="def test_never():\n    raise AssertionError('ran')\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
