@@ -25,7 +25,7 @@ class Subcommand:
 SUBCOMMANDS = (
     Subcommand("boards", "nodemcu_hil.commands.boards", "list the boards in boards.toml; --probe checks each one"),
     Subcommand("flash", "nodemcu_hil.commands.flash", "validate an image and flash it to a board"),
-    Subcommand("deploy", "nodemcu_hil.commands.deploy", "sync firmware_under_test and its libraries to a board"),
+    Subcommand("deploy", "nodemcu_hil.commands.deploy", "sync the firmware tree, its libraries and its config to a board"),
     Subcommand("sim", "nodemcu_hil.sim.cli", "run a virtual NodeMCU behind an RFC2217 port"),
     Subcommand("broker", "nodemcu_hil.commands.broker", "run the in-process MQTT broker for manual tests"),
     Subcommand("console", "nodemcu_hil.commands.console", "lease-aware serial monitor with a log file"),
