@@ -59,8 +59,8 @@ def test_broker_kicks_the_client(device, broker, mqtt, hil_settings, record_prop
 
 def test_wifi_link_drop_and_return(deployed, device, mqtt, hil_settings, record_property):
     world = network(deployed)
+    mark = deployed.console.mark()  # before the drop: the firmware may notice at once
     world.set_link(False)
-    mark = deployed.console.mark()
     try:
         deployed.console.expect(r"mqtt: link lost", timeout=reconnect_budget(hil_settings), since=mark,
                                 what="firmware noticing the Wi-Fi loss")
