@@ -117,7 +117,7 @@ def test_a_scaffolded_project_passes_pytest_on_a_virtual_board(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 't'}"],
                             cwd=project, env=env, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "2 passed" in result.stdout
+    assert "2 passed" in result.stdout and "warning" not in result.stdout.splitlines()[-1]
     assert "hil: mode=sim" in result.stdout
     reports = project / "reports"
     assert (reports / "junit.xml").exists() and (reports / "report.html").exists()
