@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from nodemcu_hil import assignment, bringup, session
+from nodemcu_hil import assignment, bringup, reporting, session
 from nodemcu_hil import config as hil_config
 from nodemcu_hil.board import Board
 from nodemcu_hil.broker import HilBroker
@@ -138,9 +138,10 @@ def deployed_once(pytestconfig, flashed, broker, hil_session_settings, hil_topic
 
 
 @pytest.fixture
-def deployed(pytestconfig, deployed_once, hil_settings, broker, hil_topic_prefix) -> Board:
+def deployed(request, pytestconfig, deployed_once, hil_settings, broker, hil_topic_prefix) -> Board:
     """The deployed firmware, with this test's settings, freshly soft-reset (boot.py, then
     main.py); an unresponsive board goes up the recovery ladder first, or fails the test."""
+    reporting.note_board(request.node, deployed_once.name)
     try:
         how = bringup.restart_for_test(deployed_once, hil_settings, lambda: bringup.deploy_board(
             deployed_once, hil_settings, broker.host, broker.port, hil_topic_prefix, root=pytestconfig.rootpath))
