@@ -15,6 +15,7 @@ import time
 from mpremote.transport import TransportError
 from mpremote.transport_serial import SerialTransport
 
+from nodemcu_hil import transfer
 from nodemcu_hil.errors import DeviceHung, HilError, ReplUnavailable, WaitTimeout
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
@@ -24,7 +25,7 @@ CTRL_A, CTRL_B, CTRL_C, CTRL_D = b"\x01", b"\x02", b"\x03", b"\x04"
 ENTER_ATTEMPTS = 3
 ENTER_TIMEOUT_S = 5.0
 EXEC_TIMEOUT_S = 10.0
-CHUNK = 768          # bytes per write: 1 KiB of base64, small for a 38 KiB heap
+CHUNK = transfer.CHUNK
 SERIAL_TIMEOUT_S = 2.0
 LEAVE_TIMEOUT_S = 2.0
 
@@ -58,10 +59,14 @@ class _Transport(SerialTransport):
 class Repl:
     """One board's raw REPL. Use as a context manager; `enter()` before the first exec."""
 
-    def __init__(self, port, url: str, *, board: str | None = None):
+    def __init__(self, port, url: str, *, board: str | None = None,
+                 inflate_module: str | None = transfer.INFLATE_MODULE):
         self.url = url
         self.board = board
         self.transport = _Transport(port, url)
+        self.inflate_module = inflate_module   # None: always send plain
+        self._can_inflate: bool | None = None  # probed at the first put
+        self._made_dirs: set[str] = set()
 
     @classmethod
     def open(cls, url: str, *, board: str | None = None) -> "Repl":
@@ -161,16 +166,14 @@ class Repl:
     # -- files -------------------------------------------------------------------------
 
     def hashes(self, paths: list[str]) -> dict[str, str | None]:
-        """sha256 hex of each file on the board (None if absent); drops leftover .part files."""
+        """sha256 hex of each file on the board (None if absent); drops leftover .part/.zpart files."""
         if not paths:
             return {}
-        code = ("import os,hashlib,binascii\nb=bytearray(256)\nm=memoryview(b)\n"
+        code = (transfer.BOARD_HASH +
                 "def h(p):\n"
-                " try: os.remove(p+'.part')\n except OSError: pass\n"
-                " try: f=open(p,'rb')\n except OSError: return '-'\n"
-                " d=hashlib.sha256()\n"
-                " while 1:\n  n=f.readinto(b)\n  if not n: break\n  d.update(m[:n])\n"
-                " f.close()\n return binascii.hexlify(d.digest()).decode()\n"
+                " for t in ('.part','.zpart'):\n"
+                "  try: os.remove(p+t)\n  except OSError: pass\n"
+                " return _h(p)\n"
                 f"for p in {paths!r}:\n print(h(p))\n")
         lines = self.exec(code, timeout=EXEC_TIMEOUT_S + len(paths)).decode().split()
         if len(lines) != len(paths):
@@ -186,18 +189,16 @@ class Repl:
                   f" p=p+'/'+s if p or {directory.startswith('/')!r} else s\n"
                   " try: os.mkdir(p)\n except OSError: pass\n")
 
-    def put(self, path: str, data: bytes) -> None:
-        """Write a file whole: into path.part, then renamed, so no half file is ever run."""
+    def put(self, path: str, data: bytes) -> str:
+        """Write a file whole and verified (`transfer.put`): into path.part, hashed on the
+        board, renamed; deflated on the wire when the board can inflate. Returns the encoding."""
         parent = path.rsplit("/", 1)[0] if "/" in path.strip("/") else ""
-        self.mkdirs(parent)
-        part = path + ".part"
-        self.exec(f"from binascii import a2b_base64 as a\nf=open({part!r},'wb')\nw=f.write")
-        for start in range(0, len(data), CHUNK):
-            chunk = base64.b64encode(data[start:start + CHUNK]).decode()
-            self.exec(f"w(a({chunk!r}))")
-        self.exec("f.close()\nimport os\n"
-                  f"try: os.rename({part!r},{path!r})\n"
-                  f"except OSError:\n os.remove({path!r})\n os.rename({part!r},{path!r})\n")
+        if parent not in self._made_dirs:
+            self.mkdirs(parent)
+            self._made_dirs.add(parent)
+        if self._can_inflate is None:
+            self._can_inflate = transfer.probe_inflate(self, self.inflate_module)
+        return transfer.put(self, path, data, can_inflate=self._can_inflate)
 
     def get(self, path: str) -> bytes:
         code = ("from binascii import b2a_base64 as e\n"
