@@ -4,9 +4,12 @@ A PTY has no modem lines (esptool says "Chip was NOT reset" there, or with `--be
 no-reset` "Pre-connection option "no-reset" was selected"), so resets come from
 the board's buttons. The rate the host set is read from the terminal settings through
 the master side (TCGETS2, which also carries non-standard rates such as 74880), and
-bytes exchanged at another rate than the chip's arrive garbled. Output the terminal does
-not read is held up to `OUTPUT_BACKLOG` bytes, then the oldest is lost, as a USB bridge
-with nobody reading loses it; the chip never waits for the terminal. The master runs in
+bytes exchanged at another rate than the chip's arrive garbled. Output waits for the
+terminal: past `OUTPUT_BACKLOG` unread bytes the chip's writes block until the terminal
+reads (a UART never loses bytes to a host that reads; an unpaced board is only as fast as
+its reader). A terminal that reads nothing for `STALL_SECONDS` while output is held counts
+as absent (nobody has the port open): then the oldest output is lost, as a USB bridge with
+nobody reading loses it, until the terminal reads again. The master runs in
 packet mode, so a client's input flush (pyserial does one on open, esptool before every
 sync) also discards that backlog. `--pty LINK` names a
 stable symlink to the /dev/pts/N node, replaced atomically at start.
@@ -21,6 +24,7 @@ import select
 import struct
 import termios
 import threading
+import time
 import tty
 from pathlib import Path
 
@@ -33,7 +37,8 @@ TERMIOS2 = struct.Struct("=4IB19s2I")
 READ_SIZE = 65536
 POLL_INTERVAL = 0.2
 FALLBACK_BAUD = 115200
-OUTPUT_BACKLOG = 16 * 1024  # chip output held for a terminal that is not reading
+OUTPUT_BACKLOG = 16 * 1024  # chip output held before the chip's writes wait for the terminal
+STALL_SECONDS = 3.0  # a terminal that drains nothing for this long while the chip waits is absent
 
 
 class PtyError(OSError):
@@ -54,6 +59,8 @@ class PtyLink:
             self._make_link()
         self._out = bytearray()
         self._out_epoch = 0
+        self._drained = 0  # bytes the terminal has taken so far
+        self._unattended = False  # nobody read for STALL_SECONDS: drop instead of waiting
         self._out_ready = threading.Condition()
         self._thread = threading.Thread(target=self._read_loop, name="pty-reader", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="pty-writer", daemon=True)
@@ -117,16 +124,24 @@ class PtyLink:
             os.close(fd)
 
     def _deliver(self, data: bytes, chip_baud: int) -> None:
-        """Queue chip output for the writer thread; never blocks the chip."""
+        """Queue chip output for the writer thread; past the backlog, wait for the terminal."""
         if self._closing:
             return
         received = resample(data, chip_baud, self.host_baud())
         with self._out_ready:
             self._out += received
-            if len(self._out) > OUTPUT_BACKLOG:
-                del self._out[:len(self._out) - OUTPUT_BACKLOG]  # nobody reads: the oldest is lost
-                self._out_epoch += 1
-            self._out_ready.notify()
+            self._out_ready.notify_all()
+            waited_from, drained = time.monotonic(), self._drained
+            while len(self._out) > OUTPUT_BACKLOG and not self._closing:
+                if self._drained != drained:
+                    waited_from, drained = time.monotonic(), self._drained
+                elif time.monotonic() - waited_from >= STALL_SECONDS:
+                    self._unattended = True
+                if self._unattended:
+                    del self._out[:len(self._out) - OUTPUT_BACKLOG]  # nobody reads: the oldest is lost
+                    self._out_epoch += 1
+                    break
+                self._out_ready.wait(POLL_INTERVAL)
 
     def _write_loop(self) -> None:
         while not self._closing:
@@ -146,6 +161,9 @@ class PtyLink:
             with self._out_ready:
                 if epoch == self._out_epoch:  # else a purge already dropped these bytes
                     del self._out[:written]
+                self._drained += written
+                self._unattended = False
+                self._out_ready.notify_all()
 
     def _read_loop(self) -> None:
         while not self._closing:
@@ -172,4 +190,5 @@ class PtyLink:
         with self._out_ready:
             self._out.clear()
             self._out_epoch += 1
+            self._out_ready.notify_all()
         self.board.settle()

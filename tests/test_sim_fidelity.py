@@ -1,0 +1,63 @@
+"""Issue 13: the virtual NodeMCU as the tools see a real one on /dev/ttyUSB0 (no lost
+output, esptool on the PTY through the auto-reset circuit, the port's streams, soft
+reset). One `hil sim` with a PTY, flashed once, driven by the unmodified tools."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import serial
+
+from nodemcu_hil.sim.mpimage import make_image
+from tests.test_repl_tools import SimBoard
+
+pytest.importorskip("micropython_run")
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fidelity")
+    board = SimBoard(tmp)
+    image = make_image(tmp / "ESP8266_GENERIC-20260406-v1.28.0.bin", "v1.28.0")
+    board.esptool("write-flash", "--flash-size", "detect", "0", str(image))
+    board.image = image
+    resets = board.control.state()["reset_count"]
+    board.reset()
+    board.wait_for_prompt(resets)
+    yield board
+    board.close()
+
+
+def test_mpremote_exec_delivers_every_byte_of_300_kb(sim):
+    """An unpaced board printing faster than the reader reads waits for it (was: 30,180
+    of 300,300 bytes, the rest dropped past a 16 KB backlog)."""
+    out = sim.tool("mpremote", "connect", sim.pty, "exec",
+                   "for i in range(300):\n    print('%03d' % i + 'x' * 996)\n")
+    lines = out.replace("\r\n", "\n").splitlines()
+    assert len(out.replace("\r\n", "\n")) == 300 * 1000
+    assert [line[:3] for line in lines] == ["%03d" % i for i in range(300)]
+
+
+def _paused_reader_gets_every_line(port) -> None:
+    port.write(b"\x03\x02")
+    time.sleep(0.3)
+    port.reset_input_buffer()
+    port.write(b"for i in range(100): print('%03d' % i + 'y' * 996)\r\r")
+    time.sleep(1.5)  # the terminal reads nothing for a while: the chip waits
+    data = b""
+    deadline = time.monotonic() + 30
+    while b"099" + b"y" * 996 + b"\r\n>>> " not in data and time.monotonic() < deadline:
+        data += port.read(65536)
+    body = [line for line in data.split(b"\r\n") if line.endswith(b"y" * 996)]
+    assert [line[:3] for line in body] == [b"%03d" % i for i in range(100)]
+
+
+def test_terminal_that_pauses_reading_loses_nothing(sim):
+    with serial.Serial(sim.pty, 115200, timeout=0.2) as port:
+        _paused_reader_gets_every_line(port)
+
+
+def test_rfc2217_client_that_pauses_reading_loses_nothing(sim):
+    with serial.serial_for_url(sim.url, 115200, timeout=0.2) as port:
+        _paused_reader_gets_every_line(port)
