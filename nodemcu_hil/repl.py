@@ -65,7 +65,7 @@ class Repl:
         self.board = board
         self.transport = _Transport(port, url)
         self.inflate_module = inflate_module   # None: always send plain
-        self._can_inflate: bool | None = None  # probed at the first put
+        self._can_inflate: bool | None = None  # probed, and the kit installed, at the first put
         self._made_dirs: set[str] = set()
 
     @classmethod
@@ -132,6 +132,7 @@ class Repl:
                                   hint="check the baud rate and that MicroPython runs (not the ROM "
                                        "loader); a main.py that disables CTRL-C needs a hard reset")
         self.transport.in_raw_repl = True
+        self._can_inflate = None  # a new raw-REPL session: the kit is installed again when needed
         if soft_reset:
             if not self._read_until(b">", timeout).endswith(b">"):
                 raise ReplUnavailable("no raw REPL prompt after its banner", **self._where())
@@ -197,7 +198,7 @@ class Repl:
             self.mkdirs(parent)
             self._made_dirs.add(parent)
         if self._can_inflate is None:
-            self._can_inflate = transfer.probe_inflate(self, self.inflate_module)
+            self._can_inflate = transfer.prepare(self, self.inflate_module)
         return transfer.put(self, path, data, can_inflate=self._can_inflate)
 
     def get(self, path: str) -> bytes:
@@ -220,6 +221,7 @@ class Repl:
             raise ReplUnavailable(f"no friendly prompt after leaving the raw REPL (got {data[-120:]!r})",
                                   **self._where())
         self.transport.in_raw_repl = False
+        self._can_inflate = None
         self.serial.write(CTRL_D)
         data = self._read_until(SOFT_REBOOT, timeout)
         if not data.endswith(SOFT_REBOOT):

@@ -21,8 +21,9 @@ from nodemcu_hil.errors import HilError
 
 INFLATE_MODULE = "deflate"   # MicroPython >= 1.21; ports built without it answer ImportError
 WBITS = 10                   # 1 KiB history window: what the board allocates to inflate
-CHUNK = 768                  # raw bytes per exec: 1 KiB of base64, small for a 38 KiB heap
-MIN_SAVING = 192             # compress only when it saves more than the inflate code costs
+CHUNK = 1024                 # raw bytes per chunk: 1368 B of base64, small for a 38 KiB heap
+EXEC_BUDGET = 1600           # characters of code per exec: one chunk and the small statements around it
+MIN_SAVING = 64              # compress only when it saves a few lines of base64
 
 # sha256 hex of a file on the board, '-' when absent; reads through a 256-byte buffer.
 BOARD_HASH = ("import os,hashlib,binascii\n_b=bytearray(256)\n_m=memoryview(_b)\n"
@@ -46,6 +47,13 @@ def probe_inflate(repl, module: str | None = INFLATE_MODULE) -> bool:
     return out.decode().strip() == "1"
 
 
+def prepare(repl, module: str | None = INFLATE_MODULE) -> bool:
+    """Probe the inflater and install the kit in this raw-REPL session; whether files may travel deflated."""
+    can_inflate = probe_inflate(repl, module)
+    repl.exec(kit_code(module if can_inflate else None))
+    return can_inflate
+
+
 def compress(data: bytes) -> bytes:
     packer = zlib.compressobj(9, zlib.DEFLATED, WBITS)
     return packer.compress(data) + packer.flush()
@@ -65,37 +73,55 @@ def _chunks(payload: bytes):
         yield payload[start:start + CHUNK]
 
 
-def _finish_code(path: str, part: str, zpart: str | None, digest: str) -> str:
-    code = "f.close()\n" + BOARD_HASH
-    if zpart:
-        code += (f"import {INFLATE_MODULE} as _z\n"
-                 f"s=open({zpart!r},'rb')\nd=_z.DeflateIO(s,_z.ZLIB)\no=open({part!r},'wb')\n"
-                 "while 1:\n n=d.readinto(_b)\n if not n: break\n o.write(_m[:n])\n"
-                 f"o.close()\ns.close()\nos.remove({zpart!r})\n")
-    code += (f"r=_h({part!r})\n"
-             f"if r=={digest!r}:\n"
-             f" try: os.rename({part!r},{path!r})\n"
-             f" except OSError:\n  os.remove({path!r})\n  os.rename({part!r},{path!r})\n"
-             " print('OK')\n"
-             f"else:\n os.remove({part!r})\n print(r)\n")
-    return code
+def kit_code(inflate_module: str | None) -> str:
+    """The board-side helpers, installed once per raw-REPL session (a soft reset clears them):
+    `_o(p)` opens p for writing as `w`, `_fin(path, z, digest)` inflates `path.zpart` into
+    `path.part` when z, hashes `path.part` as read back and renames it over `path` only when
+    the hash matches; it returns 'OK' or the hash it found. Sent once, not with every file."""
+    code = BOARD_HASH + ("from binascii import a2b_base64 as a\n"
+                         "def _o(p):\n global f,w\n f=open(p,'wb')\n w=f.write\n"
+                         "def _fin(p,z,d):\n f.close()\n q=p+'.part'\n")
+    if inflate_module:
+        code += (f" if z:\n  import {inflate_module} as Z\n"
+                 "  s=open(p+'.zpart','rb')\n  i=Z.DeflateIO(s,Z.ZLIB)\n  o=open(q,'wb')\n"
+                 "  while 1:\n   n=i.readinto(_b)\n   if not n: break\n   o.write(_m[:n])\n"
+                 "  o.close()\n  s.close()\n  os.remove(p+'.zpart')\n")
+    return code + (" r=_h(q)\n"
+                   " if r!=d:\n  os.remove(q)\n  return r\n"
+                   " try: os.rename(q,p)\n"
+                   " except OSError:\n  os.remove(p)\n  os.rename(q,p)\n"
+                   " return 'OK'\n")
+
+
+def _execs(statements: list[str], budget: int):
+    """Statements grouped into as few execs as fit `budget` characters each (round trips cost)."""
+    group: list[str] = []
+    for statement in statements:
+        if group and sum(map(len, group)) + len(statement) > budget:
+            yield "\n".join(group)
+            group = []
+        group.append(statement)
+    if group:
+        yield "\n".join(group)
 
 
 def put(repl, path: str, data: bytes, *, can_inflate: bool = False, wire=None) -> str:
     """Write `data` to `path` on the board whole and verified; returns the encoding used.
+    The kit (`kit_code`) must be installed in this raw-REPL session (`Repl.put` sees to it).
 
     `wire` (tests only) may change the payload's chunks on their way, as a bad line would.
     """
     encoding, payload = encoding_for(data, can_inflate)
-    part = path + ".part"
-    zpart = path + ".zpart" if encoding == "deflate" else None
-    repl.exec(f"from binascii import a2b_base64 as a\nf=open({(zpart or part)!r},'wb')\nw=f.write")
-    for chunk in _chunks(payload):
-        if wire is not None:
-            chunk = wire(chunk)
-        repl.exec(f"w(a({base64.b64encode(chunk).decode()!r}))")
+    zipped = encoding == "deflate"
     digest = hashlib.sha256(data).hexdigest()
-    answer = repl.exec(_finish_code(path, part, zpart, digest)).decode().strip()
+    statements = [f"_o({path + ('.zpart' if zipped else '.part')!r})"]
+    for chunk in _chunks(payload):
+        statements.append(f"w(a({base64.b64encode(wire(chunk) if wire else chunk).decode()!r}))")
+    statements.append(f"print(_fin({path!r},{int(zipped)},{digest!r}))")
+    answer = b""
+    for code in _execs(statements, EXEC_BUDGET):
+        answer = repl.exec(code)
+    answer = answer.decode().strip()
     if answer != "OK":
         raise TransferCorrupted(f"{path} was written with sha256 {answer[:16]}…, expected {digest[:16]}… "
                                 f"({encoding}, {len(payload)} B on the wire); the board keeps its previous file",

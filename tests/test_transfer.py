@@ -74,6 +74,7 @@ def test_a_corrupted_plain_transfer_is_caught_by_the_hash_and_keeps_the_old_file
     data = b"".join(b"VALUE_%04d = %d\n" % (i, i) for i in range(200))
     with board.repl() as repl:
         repl.enter(soft_reset=False)
+        transfer.prepare(repl)
         with pytest.raises(transfer.TransferCorrupted) as info:
             transfer.put(repl, "app.py", data, can_inflate=False, wire=flip_one_byte)
     assert "app.py" in str(info.value) and hashlib.sha256(data).hexdigest()[:16] in str(info.value)
@@ -87,6 +88,7 @@ def test_a_corrupted_deflate_stream_is_caught_by_the_hash(board):
     assert len(transfer.compress(tampered)) <= transfer.CHUNK       # one chunk: swapped whole
     with board.repl() as repl:
         repl.enter(soft_reset=False)
+        transfer.prepare(repl)
         with pytest.raises(transfer.TransferCorrupted):
             transfer.put(repl, "app.py", data, can_inflate=True, wire=lambda chunk: transfer.compress(tampered))
         assert transfer.put(repl, "app.py", data, can_inflate=True) == "deflate"
@@ -97,6 +99,7 @@ def test_a_truncated_deflate_stream_fails_and_writes_nothing(board):
     data = bytes(range(256)) * 4 + b"x = 1\n" * 400
     with board.repl() as repl:
         repl.enter(soft_reset=False)
+        transfer.prepare(repl)
         with pytest.raises(HilError):
             transfer.put(repl, "lib/big.py", data, can_inflate=True, wire=lambda chunk: chunk[: len(chunk) // 2])
     assert "lib/big.py" not in board.files()
