@@ -1,4 +1,4 @@
-"""The harness's amqtt plugin: records every publish (wills included) and when each client
+"""The harness's amqtt plugins: one records every publish it lets through (wills included) and when each client
 was last heard.
 
 amqtt instantiates plugins itself from dotted names, so the per-broker state is handed
@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from amqtt.mqtt.disconnect import DisconnectPacket
 from amqtt.plugins.base import BasePlugin
@@ -28,6 +29,7 @@ class BrokerState:
     last_heard: dict[str, float] = field(default_factory=dict)
     said_goodbye: set[str] = field(default_factory=set)  # sent DISCONNECT: their will is void
     stopping: bool = False  # the broker itself is closing connections: no will is claimed then
+    on_refusal: Callable[[str], None] | None = None  # a client, publish or subscribe refused
 
 
 _STATES: dict[int, BrokerState] = {}
@@ -53,7 +55,8 @@ class HarnessPlugin(BasePlugin):
     def _state(self) -> BrokerState | None:
         return _STATES.get(self.config.state_id)
 
-    async def on_broker_message_received(self, *, client_id: str, message, **_) -> None:
+    async def on_broker_message_broadcast(self, *, client_id: str, message, **_) -> None:
+        # broadcast, not received: a publish the topic ACL refused is not a message anyone saw
         state = self._state
         if state is None or message is None:
             return
@@ -86,3 +89,89 @@ class HarnessPlugin(BasePlugin):
                                           payload=bytes(client_session.will_message or b""),
                                           qos=client_session.will_qos or 0, retain=bool(client_session.will_retain),
                                           sender=client_id, will=True, at=time.monotonic()))
+
+
+# --- who may connect, and where each may publish and subscribe --------------------------------
+#
+# amqtt 0.12.1 brings the checks themselves: `FileAuthPlugin` (user:argon2-hash lines in a
+# password file) and `TopicAccessControlListPlugin` (per-user topic filters for publish,
+# subscribe and receive). What it lacks, added here:
+# - a refusal is only a debug log line: the subclasses tell the harness (`BrokerState.on_refusal`),
+#   which puts it on the test's timeline;
+# - `FileAuthPlugin` answers None (ignored) for a client without a user name: refused here;
+# - the will topic of CONNECT is never checked against any ACL: checked here against the
+#   user's publish filters, so a board cannot leave a will in another board's namespace;
+# - a refused client still takes over the session of a connected client with the same client
+#   id (amqtt authenticates first but acts on the id regardless): a refused session is renamed,
+#   so the connected board keeps its connection; a client id held by another user is refused;
+# - the dataclass Config of `TopicAccessControlListPlugin` has no field for `subscribe-acl` or
+#   `receive-acl` (only the deprecated `acl`): the subclass's Config adds them.
+
+from amqtt.contexts import Action  # noqa: E402
+from amqtt.plugins.authentication import FileAuthPlugin  # noqa: E402
+from amqtt.plugins.topic_checking import TopicAccessControlListPlugin  # noqa: E402
+
+_REFUSED = itertools.count(1)
+
+
+def topic_allowed(topic: str, filters) -> bool:
+    """amqtt's own matching of a topic (or filter) against a user's allowed filters."""
+    return any(TopicAccessControlListPlugin.topic_ac(topic, allowed) for allowed in filters or ())
+
+
+def _refuse(state: BrokerState | None, text: str) -> None:
+    if state is not None and state.on_refusal is not None:
+        state.on_refusal(text)
+
+
+class HarnessAuthPlugin(FileAuthPlugin):
+    """amqtt's password-file check, with refusals reported and the gaps above closed."""
+
+    @dataclass
+    class Config:
+        password_file: str | None = None
+        state_id: int = 0
+        will_acl: dict[str, list[str]] = field(default_factory=dict)
+
+    async def authenticate(self, *, session) -> bool:
+        verdict = await super().authenticate(session=session)
+        user = session.username
+        why = None
+        if not user:
+            why = "no user name (anonymous clients are not allowed)"
+        elif verdict is not True:
+            why = f"wrong user name or password (user {user!r})"
+        elif session.will_flag and not topic_allowed(session.will_topic or "", self.config.will_acl.get(user)):
+            why = f"will topic {session.will_topic!r} is outside user {user!r}'s namespace"
+        else:
+            holder = self.context.get_session(session.client_id) if session.client_id else None
+            if (holder is not None and holder is not session and holder.username and holder.username != user
+                    and holder.transitions.is_connected()):
+                why = f"client id {session.client_id!r} is held by another user"
+        if why is None:
+            return True
+        _refuse(_STATES.get(self.config.state_id),
+                f"broker: refused {session.client_id or '(no id)'} from {session.remote_address}: {why}")
+        # amqtt goes on to take over a connected session with this id: give it an id of its own
+        session.client_id = f"refused-{next(_REFUSED)}"
+        return False
+
+
+class HarnessTopicPlugin(TopicAccessControlListPlugin):
+    """amqtt's topic ACLs for publish, subscribe and receive, with refusals reported."""
+
+    @dataclass
+    class Config:
+        publish_acl: dict[str, list[str]] = field(default_factory=dict)
+        subscribe_acl: dict[str, list[str]] = field(default_factory=dict)
+        receive_acl: dict[str, list[str]] = field(default_factory=dict)
+        state_id: int = 0
+
+    async def topic_filtering(self, *, session=None, topic=None, action=None) -> bool:
+        allowed = bool(await super().topic_filtering(session=session, topic=topic, action=action))
+        if not allowed and action in (Action.PUBLISH, Action.SUBSCRIBE):
+            who = session.client_id if session else "?"
+            user = session.username if session else None
+            _refuse(_STATES.get(self.config.state_id),
+                    f"broker: refused {action.value} of {topic!r} by {who} (user {user!r}): outside its namespace")
+        return allowed

@@ -10,23 +10,51 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from nodemcu_hil.errors import BrokerUnavailable
 from nodemcu_hil.messages import Message, MessageLog
+from nodemcu_hil.secrets import reveal
+
+
+class ConnectionRefused(BrokerUnavailable):
+    """The broker answered CONNECT with a refusal (bad or missing credentials)."""
+
+
+class SubscriptionRefused(BrokerUnavailable):
+    """The broker answered SUBSCRIBE with failure (0x80): a filter outside the client's topics."""
 
 CONNECT_TIMEOUT = 10.0
 SUBSCRIBE_TIMEOUT = 10.0
 KEEPALIVE = 30
+
+# The harness's own credentials of each in-process broker (nodemcu_hil.broker registers them
+# when it starts): a test client without a user name of its own logs in with them.
+_HARNESS_CREDENTIALS: dict[tuple[str, int], object] = {}
+
+
+def register_credentials(host: str, port: int, credentials) -> None:
+    _HARNESS_CREDENTIALS[(host, int(port))] = credentials
+
+
+def forget_credentials(host: str, port: int) -> None:
+    _HARNESS_CREDENTIALS.pop((host, int(port)), None)
 
 
 class MqttClient:
     """Connects on construction; `subscribe`, `publish`, `wait_for`, `close`."""
 
     def __init__(self, host: str, port: int, client_id: str, *, username: str | None = None,
-                 password: str | None = None, log_name: str = "mqtt"):
+                 password: str | None = None, log_name: str = "mqtt", anonymous: bool = False):
+        """Without `username`, the harness's credentials of the in-process broker at
+        host:port (if it has any); `anonymous=True` sends none at all."""
         self.messages = MessageLog(log_name)
         self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-        if username:
-            self._client.username_pw_set(username, password)
+        harness = None if anonymous or username else _HARNESS_CREDENTIALS.get((host, int(port)))
+        if harness is not None:
+            username, password = harness.username, harness.password
+        if username and not anonymous:
+            self._client.username_pw_set(username, reveal(password))
         self._connected = threading.Event()
+        self.refused: str | None = None  # the broker's CONNACK reason, when it refused us
         self._acks: dict[int, threading.Event] = {}
+        self._granted: dict[int, list[bool]] = {}
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
@@ -37,20 +65,26 @@ class MqttClient:
             raise BrokerUnavailable(f"test client cannot connect: {exc}", port=self._where,
                                     hint="is the broker fixture running?") from None
         self._client.loop_start()
-        if not self._connected.wait(CONNECT_TIMEOUT):
+        if not self._connected.wait(CONNECT_TIMEOUT) or self.refused:
             self.close()
+            if self.refused:
+                raise ConnectionRefused(f"the broker refused the connection: {self.refused}", port=self._where,
+                                        hint="the harness's broker admits only the credentials it made")
             raise BrokerUnavailable(f"no CONNACK within {CONNECT_TIMEOUT:g} s", port=self._where)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if not reason_code.is_failure:
-            self._connected.set()
+        if reason_code.is_failure:
+            self.refused = str(reason_code)
+            self._client.disconnect()  # no reconnect loop with credentials that were refused
+        self._connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        self._granted[mid] = [code.is_failure for code in reason_codes]
+        self._acks.setdefault(mid, threading.Event()).set()
 
     def _on_message(self, client, userdata, message) -> None:
         self.messages.record(Message(topic=message.topic, payload=bytes(message.payload), qos=message.qos,
                                      retain=bool(message.retain), at=time.monotonic()))
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        self._acks.setdefault(mid, threading.Event()).set()
 
     def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         """Subscribe and wait for the SUBACK, so no message can slip past the subscription."""
@@ -61,6 +95,8 @@ class MqttClient:
         if not self._acks.setdefault(mid, threading.Event()).wait(SUBSCRIBE_TIMEOUT):
             raise BrokerUnavailable(f"no SUBACK for {topic_filter!r} within {SUBSCRIBE_TIMEOUT:g} s",
                                     port=self._where)
+        if any(self._granted.get(mid, ())):
+            raise SubscriptionRefused(f"the broker refused the subscription {topic_filter!r}", port=self._where)
 
     def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
