@@ -81,6 +81,13 @@ def board(module_board_starter, tmp_path_factory):
     return module_board_starter(name="api", mac=MAC, pty=pty)
 
 
+@pytest.fixture(scope="module")
+def manual_board(module_board_starter, tmp_path_factory):
+    """A board without the USB auto-reset circuit on its PTY (`hil sim --no-auto-reset`)."""
+    pty = tmp_path_factory.mktemp("pty") / "ttyManual"
+    return module_board_starter(name="manual", mac=MAC, pty=pty, auto_reset=False)
+
+
 def test_cli_chip_id(cli_runs):
     _, code, output = cli_runs["chip-id"]
     assert code == 0, output
@@ -195,7 +202,8 @@ def test_no_reset_reuses_a_board_left_in_download_mode(board):
         assert esp.IS_STUB
 
 
-def test_pty_needs_the_buttons_then_flashes(board):
+def test_pty_needs_the_buttons_then_flashes(manual_board):
+    board = manual_board
     pty = board.pty
     assert pty and os.path.islink(pty)
     board.control.reset()
@@ -213,7 +221,8 @@ def test_pty_needs_the_buttons_then_flashes(board):
         assert read_flash(esp, 0x40000, len(data)) == data
 
 
-def test_cli_over_the_pty_syncs_only_in_download_mode(board):
+def test_cli_over_the_pty_syncs_only_in_download_mode(manual_board):
+    board = manual_board
     board.control.reset()
     wait_for_state(board.control, lambda s: s["mode"] in ("application", "halted"))
     refused = subprocess.run([sys.executable, "-m", "esptool", "--port", board.pty, "--connect-attempts", "1",

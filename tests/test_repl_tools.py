@@ -31,12 +31,12 @@ PROMPT_POLL_S = 0.3
 class SimBoard:
     """`hil sim` in a subprocess, with its PTY, RFC2217 URL and control client."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, *options: str):
         self.tmp = tmp
         self.link = tmp / "ttyVB0"
         self.proc = subprocess.Popen(
             [str(BIN / "hil"), "sim", "--pty", str(self.link), "--state-dir", str(tmp / "state"),
-             "--name", "tools"],
+             "--name", "tools", *options],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         line = self.proc.stdout.readline()
         found = READY_RE.search(line)

@@ -61,3 +61,50 @@ def test_terminal_that_pauses_reading_loses_nothing(sim):
 def test_rfc2217_client_that_pauses_reading_loses_nothing(sim):
     with serial.serial_for_url(sim.url, 115200, timeout=0.2) as port:
         _paused_reader_gets_every_line(port)
+
+
+def _wait_mode(sim, mode: str, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    while (state := sim.control.state())["mode"] != mode:
+        assert time.monotonic() < deadline, f"board stayed {state['mode']!r}, wanted {mode!r}"
+        time.sleep(0.05)
+    return state
+
+
+def test_esptool_on_the_pty_resets_into_the_loader_and_boots_the_firmware_after(sim):
+    """As on /dev/ttyUSB0 of a NodeMCU: no buttons, esptool's defaults; was: "No serial
+    data received" from the running MicroPython."""
+    assert sim.control.state()["mode"] == "application"
+    resets = sim.control.state()["reset_count"]
+    out = sim.tool("esptool", "--port", sim.pty, "flash-id")
+    assert "Chip type:          ESP8266EX" in out or "ESP8266EX" in out
+    assert "Detected flash size: 4MB" in out
+    state = _wait_mode(sim, "application")
+    assert state["reset_count"] == resets + 2
+    assert [r["mode"] for r in state["resets"][-2:]] == ["download", "flash"]
+    sim.wait_for_prompt(resets + 1)
+    assert sim.tool("mpremote", "connect", sim.pty, "exec", "print(6*7)").strip() == "42"
+
+
+def test_esptool_after_no_reset_stays_in_the_loader(sim):
+    sim.tool("esptool", "--port", sim.pty, "--after", "no-reset", "chip-id")
+    time.sleep(0.6)
+    assert sim.control.state()["mode"] == "download"
+    resets = sim.control.state()["reset_count"]
+    sim.reset()
+    sim.wait_for_prompt(resets)
+
+
+def test_no_auto_reset_board_keeps_the_chip_running(tmp_path):
+    board = SimBoard(tmp_path, "--no-auto-reset")
+    try:
+        board.control.enter_download_mode()
+        board.tool("esptool", "--port", board.pty, "--after", "no-reset", "chip-id")
+        board.control.reset()
+        _wait_mode(board, "halted")  # erased flash: the ROM finds no image
+        resets = board.control.state()["reset_count"]
+        board.tool("esptool", "--port", board.pty, "--connect-attempts", "1", "chip-id", check=False)
+        assert board.control.state()["reset_count"] == resets
+        assert board.control.state()["mode"] == "halted"
+    finally:
+        board.close()

@@ -76,7 +76,7 @@ def sim_command(*, name: str = "nodemcu", flash: str | os.PathLike | None = None
                 pty: str | os.PathLike | None = None, state_dir: str | os.PathLike | None = None,
                 pace: bool = False, rfc2217: str = "127.0.0.1:0",
                 control: str = "127.0.0.1:0", world: str | os.PathLike | None = None,
-                max_baud: int | None = None) -> list[str]:
+                max_baud: int | None = None, auto_reset: bool = True) -> list[str]:
     """The `hil sim` command line for these settings."""
     command = [sys.executable, "-m", "nodemcu_hil.sim.cli", "--name", name,
                "--rfc2217", rfc2217, "--control", control]
@@ -87,6 +87,8 @@ def sim_command(*, name: str = "nodemcu", flash: str | os.PathLike | None = None
             command += [option, str(value)]
     if pace:
         command.append("--pace")
+    if not auto_reset:
+        command.append("--no-auto-reset")
     return command
 
 

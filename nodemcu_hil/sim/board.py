@@ -62,6 +62,7 @@ class Board:
         self.mode = MODE_OFF
         self._loader = None
         self._app = None
+        self.loader_rebooted = False  # the ROM loader running was re-entered by FLASH_END(0)
         self.reset_count = 0
         self.resets: list[dict] = []
         self._timer: threading.Timer | None = None
@@ -121,6 +122,25 @@ class Board:
     def set_lines(self, dtr: bool, rts: bool) -> None:
         with self._lock:
             self.circuit.set_lines(dtr, rts)
+            self._schedule_latch()
+
+    def auto_reset(self, download: bool) -> None:
+        """What a USB bridge's auto-reset circuit does for esptool on a port without modem
+        lines (the PTY): EN pulsed low with GPIO0 low (`download`: into the ROM loader, as
+        esptool's reset before it syncs) or high (a flash boot, as its hard reset at the end).
+        The boot is decided at once."""
+        with self._lock:
+            self._cancel_timer()
+            pull_gpio0 = download and "flash" not in self.circuit.pressed
+            if pull_gpio0:
+                self.circuit.press("flash")
+            try:
+                self.circuit.press("rst")
+                self.circuit.release("rst")
+                self.circuit.settle()
+            finally:
+                if pull_gpio0:
+                    self.circuit.release("flash")
             self._schedule_latch()
 
     def press(self, button: str) -> None:
@@ -226,6 +246,7 @@ class Board:
         from nodemcu_hil.sim.loader import RomLoader
         self.uart.baud = ROM_LOADER_BAUD
         self.mode = MODE_DOWNLOAD
+        self.loader_rebooted = False
         self._loader = RomLoader(
             self.flash, self.config.mac, self.uart,
             on_run_firmware=self._loader_runs_firmware,
@@ -262,6 +283,7 @@ class Board:
             self._stop_running()
             self._new_session(ROM_LOADER_BAUD)
             self._enter_loader()
+            self.loader_rebooted = True
 
     def _console(self, text: str) -> None:
         self.uart.transmit(text.encode())

@@ -39,6 +39,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rfc2217", default=DEFAULT_LISTEN, metavar="HOST:PORT",
                         help="where the RFC2217 server listens; port 0 picks a free one (default %(default)s)")
     parser.add_argument("--pty", metavar="LINK", help="also offer the port as a PTY, with a symlink at LINK")
+    parser.add_argument("--no-auto-reset", dest="auto_reset", action="store_false",
+                        help="a board without the USB auto-reset circuit on the PTY: esptool's SYNC no "
+                             "longer resets a running chip into the ROM loader, nor its closing boot the "
+                             "firmware (use the FLASH and RST buttons)")
     parser.add_argument("--flash", metavar="FILE", help="flash image file, created erased when absent "
                         "(default: STATE_DIR/flash.bin)")
     parser.add_argument("--mac", help="the board's MAC, aa:bb:cc:dd:ee:ff (default: derived from --name)")
@@ -132,7 +136,7 @@ def _start(args, stack: ExitStack) -> dict:
     stack.callback(control.close)
     pty = None
     if args.pty:
-        pty = _take(lambda: PtyLink(args.pty), "PTY")
+        pty = _take(lambda: PtyLink(args.pty, auto_reset=args.auto_reset), "PTY")
         stack.callback(pty.close)
     world = _start_world(args, control, stack)
     try:

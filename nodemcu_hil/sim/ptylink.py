@@ -13,6 +13,16 @@ nobody reading loses it, until the terminal reads again. The master runs in
 packet mode, so a client's input flush (pyserial does one on open, esptool before every
 sync) also discards that backlog. `--pty LINK` names a
 stable symlink to the /dev/pts/N node, replaced atomically at start.
+
+Auto-reset (the default, as a NodeMCU on USB): esptool's SYNC reaching a chip that runs
+its firmware (or halted without one) resets it into the ROM loader first, as the DTR/RTS
+circuit would have before esptool synced, and the ROM text goes where esptool's input
+flush would have put it; when the client then closes the port with the chip still in the
+loader it entered that way, the chip boots from flash (esptool's hard reset at the end).
+A loader re-entered through FLASH_END(0) (`--after no-reset`) is left running. With
+`auto_reset=False` (`hil sim --no-auto-reset`) the PTY is a board without that circuit:
+the FLASH and RST buttons are the only way into the loader. The link keeps no slave
+descriptor of its own, so a hang-up on the master tells it the client has closed.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ TERMIOS2 = struct.Struct("=4IB19s2I")
 READ_SIZE = 65536
 POLL_INTERVAL = 0.2
 FALLBACK_BAUD = 115200
+SYNC_PREFIX = b"\xc0\x00\x08\x24\x00\x00\x00\x00\x00\x07\x07\x12\x20"  # esptool's SYNC frame
 OUTPUT_BACKLOG = 16 * 1024  # chip output held before the chip's writes wait for the terminal
 STALL_SECONDS = 3.0  # a terminal that drains nothing for this long while the chip waits is absent
 
@@ -46,8 +57,13 @@ class PtyError(OSError):
 
 
 class PtyLink:
-    def __init__(self, link: str | os.PathLike | None = None):
+    def __init__(self, link: str | os.PathLike | None = None, *, auto_reset: bool = True):
         self.board = None
+        self.auto_reset = auto_reset
+        self._sync_tail = b""
+        self._auto_loader = False  # the chip is in a loader the auto-reset put it in
+        self._client_open = False
+        self._write_lock = threading.Lock()
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # until a client configures it, nothing is echoed or mangled
         os.set_blocking(self._master, False)
@@ -64,6 +80,8 @@ class PtyLink:
         self._out_ready = threading.Condition()
         self._thread = threading.Thread(target=self._read_loop, name="pty-reader", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="pty-writer", daemon=True)
+        os.close(self._slave)  # the node stays (and keeps its settings) while the master is open
+        self._slave = -1
 
     def attach(self, board) -> None:
         self.board = board
@@ -98,6 +116,8 @@ class PtyLink:
             except OSError:
                 pass
         for fd in (self._master, self._slave):
+            if fd < 0:
+                continue
             try:
                 os.close(fd)
             except OSError:
@@ -137,7 +157,7 @@ class PtyLink:
                     waited_from, drained = time.monotonic(), self._drained
                 elif time.monotonic() - waited_from >= STALL_SECONDS:
                     self._unattended = True
-                if self._unattended:
+                if self._unattended or not self._client_open:
                     del self._out[:len(self._out) - OUTPUT_BACKLOG]  # nobody reads: the oldest is lost
                     self._out_epoch += 1
                     break
@@ -147,42 +167,103 @@ class PtyLink:
         while not self._closing:
             with self._out_ready:
                 self._out_ready.wait_for(lambda: self._out or self._closing, POLL_INTERVAL)
+                if not self._out:
+                    continue
+            with self._write_lock, self._out_ready:
                 pending = bytes(self._out[:READ_SIZE])
-                epoch = self._out_epoch
-            if not pending:
-                continue
-            try:
-                written = os.write(self._master, pending)
-            except BlockingIOError:
+                if not pending:
+                    continue
+                try:
+                    written = os.write(self._master, pending)
+                except BlockingIOError:
+                    written = 0
+                except OSError:
+                    return
+                del self._out[:written]
+                if written:
+                    self._drained += written
+                    self._unattended = not self._client_open
+                    self._out_ready.notify_all()
+            if not written:
                 select.select([], [self._master], [], POLL_INTERVAL)
-                continue
-            except OSError:
-                return
-            with self._out_ready:
-                if epoch == self._out_epoch:  # else a purge already dropped these bytes
-                    del self._out[:written]
-                self._drained += written
-                self._unattended = False
-                self._out_ready.notify_all()
 
     def _read_loop(self) -> None:
+        poller = select.poll()
+        poller.register(self._master, select.POLLIN)
         while not self._closing:
-            ready, _, _ = select.select([self._master], [], [], POLL_INTERVAL)
-            if not ready:
+            events = poller.poll(POLL_INTERVAL * 1000)
+            if not events:
+                self._client_open = True  # no hang-up: a client has the slave open
                 continue
-            try:
-                data = os.read(self._master, READ_SIZE)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError:
-                return
+            revents = events[0][1]
+            data = b""
+            if revents & select.POLLIN:
+                try:
+                    data = os.read(self._master, READ_SIZE)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""  # EIO: no client has the slave open
             if not data:
+                self._client_closed()
+                time.sleep(POLL_INTERVAL)  # the hang-up stays signalled until a client opens
                 continue
+            self._client_open = True
             if data[0] == PACKET_DATA:
                 if len(data) > 1:
-                    self.board.receive(data[1:], self.host_baud())
+                    self._from_host(data[1:])
             elif data[0] & PACKET_FLUSHREAD:
                 self._host_purged()
+
+    def _from_host(self, data: bytes) -> None:
+        baud = self.host_baud()
+        if self.auto_reset:
+            data = self._watch_for_sync(data, baud)
+        if data:
+            self.board.receive(data, baud)
+
+    def _watch_for_sync(self, data: bytes, baud: int) -> bytes:
+        """esptool's first SYNC to a running chip: reset it into the ROM loader, as the
+        auto-reset circuit would have before the SYNC was sent (the SYNC itself is lost in
+        the reset, esptool's next one is answered)."""
+        from nodemcu_hil.sim.board import MODE_APPLICATION, MODE_HALTED
+
+        window = self._sync_tail + data
+        found = window.find(SYNC_PREFIX)
+        if found < 0 or self.board.mode not in (MODE_APPLICATION, MODE_HALTED):
+            self._sync_tail = window[-(len(SYNC_PREFIX) - 1):]
+            return data
+        self._sync_tail = b""
+        before = found - (len(window) - len(data))
+        if before > 0:
+            self.board.receive(data[:before], baud)
+        self.board.auto_reset(download=True)
+        with self._write_lock:
+            with self._out_ready:  # esptool flushes its input after the reset: the ROM text
+                self._out.clear()
+                self._out_epoch += 1
+                self._out_ready.notify_all()
+            try:
+                termios.tcflush(self._master, termios.TCOFLUSH)
+            except termios.error:
+                pass
+        self._auto_loader = True
+        return b""
+
+    def _client_closed(self) -> None:
+        """The last client closed the port: after esptool on an auto-reset loader, its hard
+        reset (RTS pulse) boots the firmware."""
+        from nodemcu_hil.sim.board import MODE_DOWNLOAD
+
+        was_open, self._client_open = self._client_open, False
+        self._sync_tail = b""
+        if not was_open:
+            return
+        with self._out_ready:
+            self._out_ready.notify_all()
+        auto, self._auto_loader = self._auto_loader, False
+        if auto and self.board.mode == MODE_DOWNLOAD and not self.board.loader_rebooted:
+            self.board.auto_reset(download=False)
 
     def _host_purged(self) -> None:
         """The terminal flushed its input (tcflush): what it has not read is gone, as on
