@@ -136,7 +136,9 @@ def apply_plan(repl: Repl, plan: Plan, files: Mapping[str, bytes], *,
     previous = read_board_manifest(repl)
     if not plan.changed and set(previous) == set(files):
         return 0
-    _write_manifest(repl, set(previous) | set(files))   # widened first: an interruption forgets nothing
+    widened = set(previous) | set(files)
+    if widened != set(previous):   # widened first: an interruption forgets nothing
+        _write_manifest(repl, widened)
     written = 0
     for path in plan.put:
         repl.put(path, files[path])
@@ -145,7 +147,8 @@ def apply_plan(repl: Repl, plan: Plan, files: Mapping[str, bytes], *,
             progress(path)
     for path in plan.remove:
         repl.remove(path)
-    _write_manifest(repl, files)
+    if set(files) != set(previous):
+        _write_manifest(repl, files)   # unchanged paths (a changed file, say): the manifest stays as it is
     return written
 
 
