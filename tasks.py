@@ -30,6 +30,8 @@ SIM_WORKERS = "2"  # CI machines have 2 cores; also proves two virtual boards ru
 TASKS = {
     "hil": ("the HIL suite: virtual boards, or the real ones boards.toml lists", ["tests_hil"]),
     "test": ("every test: self-tests of the harness and virtual board, then the HIL suite", []),
+    "bench": ("every benchmark (python -m bench; --quick for the ~1-minute subset): one table, bench/results/*.json",
+              None),
 }
 
 
@@ -103,6 +105,13 @@ def run_pytest(paths: list[str], extra: list[str]) -> int:
     return code
 
 
+def run_bench(extra: list[str]) -> int:
+    """`python -m bench` in the venv: benchmarks print figures and write JSON, they are not tests."""
+    command = [str(venv_python()), "-m", "bench", *extra]
+    print("tasks: " + " ".join(command[1:]), flush=True)
+    return subprocess.run(command, cwd=ROOT).returncode
+
+
 def main(argv: list[str]) -> int:
     if sys.version_info < MIN_PYTHON:
         print(f"tasks: Python {'.'.join(map(str, MIN_PYTHON))}+ is needed, this is {platform.python_version()}",
@@ -122,6 +131,8 @@ def main(argv: list[str]) -> int:
     except SetupError as exc:
         print(f"tasks: {exc}", file=sys.stderr)
         return 1
+    if paths is None:
+        return run_bench(argv[1:])
     return run_pytest(paths, default_workers(argv[0], argv[1:]) + argv[1:])
 
 

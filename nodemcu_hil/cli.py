@@ -30,6 +30,7 @@ SUBCOMMANDS = (
     Subcommand("broker", "nodemcu_hil.commands.broker", "run the in-process MQTT broker for manual tests"),
     Subcommand("console", "nodemcu_hil.commands.console", "lease-aware serial monitor with a log file"),
     Subcommand("compare", "nodemcu_hil.commands.compare", "two runs' JUnit XML side by side; exit 1 on a regression"),
+    Subcommand("bench", "nodemcu_hil.commands.bench", "run the repository's benchmarks (from a checkout): one table and JSON"),
     Subcommand("init", "nodemcu_hil.commands.init", "scaffold a firmware project tested on real and virtual boards"),
 )
 

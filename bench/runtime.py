@@ -1,19 +1,14 @@
-"""Runtime speed: `hil sim` start to first prompt, soft reset to prompt, `mpremote cp`
-of 100 KB; each beside the same operation on the bare unix MicroPython (on a PTY behind
-a relay, as a tool sees a serial port) where one exists.
-
-    .venv/bin/python bench/bench_runtime.py [--repeat N]
-
-Prints one line per figure; never asserts.
+"""The virtual board's runtime: `hil sim` start to first prompt, soft reset to prompt,
+`mpremote cp` of 100 KB; each beside the same operation on the bare unix MicroPython (on
+a PTY behind a relay, as a tool sees a serial port) where one exists. Virtual boards only;
+reported, no targets (the former bench/bench_runtime.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import select
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,10 +19,12 @@ from pathlib import Path
 
 import serial
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.model import Context, Result, median
+from nodemcu_hil.sim.mpimage import build_image
 
-from nodemcu_hil.sim.mpimage import build_image  # noqa: E402
+NAME = "runtime"
+SUMMARY = "virtual board: start and soft reset to prompt, mpremote cp 100 KB, beside the bare unix port"
+IN_QUICK = False
 
 BIN = Path(sys.executable).parent
 PROMPT = b">>> "
@@ -196,35 +193,30 @@ def _mpremote_cp(path: str, blob: Path) -> float:
     return time.monotonic() - started
 
 
-def _line(name: str, sim: list[float], bare: list[float] | None, note: str = "") -> None:
-    s = statistics.median(sim)
+def _figure(result: Result, name: str, sim: list[float], bare: list[float] | None, note: str = "") -> None:
     if bare:
-        b = statistics.median(bare)
-        print(f"{name:34s} sim {s:7.3f} s   bare unix {b:7.3f} s   ratio {s / b:6.2f}x {note}")
+        result.ratio(f"{name}: sim / bare unix port", median(sim), median(bare), "", note)
     else:
-        print(f"{name:34s} sim {s:7.3f} s   bare unix     n/a   {note}")
+        result.add(f"{name}: sim", median(sim), "s", "", note or "no bare counterpart")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-runtime-") as tmp:
-        work = Path(tmp)
-        blob = work / "blob.bin"
-        blob.write_bytes(os.urandom(BLOB))
-        time_to_prompt_sim(work / "boot")  # first boot creates the filesystem
-        boot_sim = [time_to_prompt_sim(work / "boot") for _ in range(args.repeat)]
-        boot_bare = [time_to_prompt_bare(work) for _ in range(args.repeat)]
-        _line("hil sim start -> first prompt", boot_sim, boot_bare, "(bare: process start)")
-        _line("soft reset (CTRL-D) -> prompt", soft_reset_sim(work / "soft", args.repeat), None,
-              "(the unix port exits on CTRL-D)")
-        _line("mpremote cp 100 KB (/dev/pts/N)", cp_sim(work / "cp", blob, args.repeat, False),
-              cp_bare(work, blob, args.repeat, False))
-        _line("mpremote cp 100 KB (symlink)", cp_sim(work / "cp", blob, args.repeat, True),
-              cp_bare(work, blob, args.repeat, True), "(mpremote polls, 10 ms sleeps)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def run(ctx: Context) -> Result:
+    result = Result(NAME)
+    if ctx.target.kind == "hardware":
+        result.notes.append("virtual boards only: these figures are the simulator's")
+        return result
+    repeat = ctx.repeat(3, 1)
+    work = ctx.work_dir
+    blob = work / "blob.bin"
+    blob.write_bytes(os.urandom(BLOB))
+    time_to_prompt_sim(work / "boot")  # first boot creates the filesystem
+    boot_sim = [time_to_prompt_sim(work / "boot") for _ in range(repeat)]
+    boot_bare = [time_to_prompt_bare(work) for _ in range(repeat)]
+    _figure(result, "hil sim start -> first prompt", boot_sim, boot_bare, "bare: process start")
+    _figure(result, "soft reset (CTRL-D) -> prompt", soft_reset_sim(work / "soft", repeat), None,
+            "the unix port exits on CTRL-D")
+    _figure(result, "mpremote cp 100 KB (/dev/pts/N)", cp_sim(work / "cp", blob, repeat, False),
+            cp_bare(work, blob, repeat, False))
+    _figure(result, "mpremote cp 100 KB (symlink)", cp_sim(work / "cp", blob, repeat, True),
+            cp_bare(work, blob, repeat, True), "mpremote polls, 10 ms sleeps")
+    return result
