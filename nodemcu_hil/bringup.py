@@ -6,18 +6,21 @@ use the same ones, so the manual path and the test path cannot drift apart.
 
 from __future__ import annotations
 
+import ipaddress
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 from nodemcu_hil import assignment, packages
 from nodemcu_hil.board import Board, connect_board, disconnect_board
-from nodemcu_hil.config import Settings
+from nodemcu_hil.config import SOURCE_MARKER, Settings
 from nodemcu_hil.deploy import DeployResult, deploy, deploy_to, local_files
 from nodemcu_hil.device_config import DEFAULT_BROKER_PORT, DeviceContext, build_files
 from nodemcu_hil.errors import ConfigError, DeviceHung
 from nodemcu_hil.flashing import FlashOutcome, flash_image
 from nodemcu_hil.ports import open_port
+from nodemcu_hil.secrets import reveal
 from nodemcu_hil.gpio import NoPins, SimPins, probe_pins
 from nodemcu_hil.images import ValidatedImage, validate_image
 from nodemcu_hil.inventory import MODE_HARDWARE, BoardRecord
@@ -195,6 +198,22 @@ def device_files(settings: Settings, broker_host: str, broker_port: int, topic_p
                        mpy=mpy, libraries=libraries, cache=cache)
 
 
+SOURCE_SESSION_BROKER = "session broker"
+
+
+def with_broker_credentials(settings: Settings, credentials) -> Settings:
+    """The settings with the board's credentials on the session broker (a
+    `nodemcu_hil.broker.Credentials`) as broker_user and broker_password, so every config
+    builder (it reads those settings) writes them into the board's config. A test's
+    `hil_settings` marker that sets them still wins: a test may hand the board wrong ones."""
+    if credentials is None:
+        return settings
+    given = {name: value for name, value in (("broker_user", credentials.username),
+                                              ("broker_password", reveal(credentials.password)))
+             if settings.source_of(name) != SOURCE_MARKER}
+    return settings.with_overrides(given, source=SOURCE_SESSION_BROKER) if given else settings
+
+
 def deploy_secrets(settings: Settings) -> list[str]:
     return DeviceContext(settings, "", 0, "").secrets()
 
@@ -243,17 +262,60 @@ def deploy_manual(url: str, settings: Settings, *, board: str | None = None, mpy
                      reset=reset, out=out, secrets=deploy_secrets(settings))
 
 
-def broker_bind_address(settings: Settings, mode: str) -> str:
-    """Loopback for virtual boards; on a rig the address of the interface boards reach."""
+@dataclass(frozen=True)
+class Interface:
+    """One IPv4 address of this host, as `ifaddr` lists it."""
+
+    name: str
+    address: str
+    network: str  # e.g. 192.168.4.0/24
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.address} ({self.network})"
+
+
+def ipv4_interfaces(adapters=None) -> list[Interface]:
+    """This host's IPv4 addresses a board could reach: not loopback, not link-local.
+
+    `adapters` is what `ifaddr.get_adapters()` returns (its default)."""
+    if adapters is None:
+        import ifaddr
+
+        adapters = ifaddr.get_adapters()
+    found = []
+    for adapter in adapters:
+        for ip in adapter.ips:
+            if not isinstance(ip.ip, str):
+                continue  # IPv6: (address, flowinfo, scope) tuples; the firmware speaks IPv4
+            interface = ipaddress.ip_interface(f"{ip.ip}/{ip.network_prefix}")
+            if interface.ip.is_loopback or interface.ip.is_link_local:
+                continue
+            found.append(Interface(getattr(adapter, "nice_name", None) or adapter.name, ip.ip,
+                                   str(interface.network)))
+    return found
+
+
+def choose_bind_address(interfaces: list[Interface]) -> str:
+    """The one interface a rig's broker listens on; none or several stop the run, naming
+    the setting that decides."""
+    if len(interfaces) == 1:
+        return interfaces[0].address
+    if not interfaces:
+        raise ConfigError("no non-loopback IPv4 interface for the broker on this host",
+                          hint="set hil_broker_bind to the address your boards' Wi-Fi network reaches")
+    listed = "; ".join(str(interface) for interface in interfaces)
+    raise ConfigError(f"hil_broker_bind=auto, but this host has {len(interfaces)} IPv4 interfaces: {listed}; "
+                      "the broker will not guess which network the boards are on",
+                      hint="set hil_broker_bind (--hil-broker-bind, HIL_BROKER_BIND or the hil_broker_bind ini key) "
+                           "to the address of the boards' network, e.g. "
+                           f"HIL_BROKER_BIND={interfaces[0].address}")
+
+
+def broker_bind_address(settings: Settings, mode: str, adapters=None) -> str:
+    """Loopback for virtual boards; on a rig the address the setting broker_bind names, or
+    with `auto` the host's one non-loopback IPv4 interface (several: a start-up error)."""
     if settings.broker_bind != "auto":
         return settings.broker_bind
     if mode != MODE_HARDWARE:
         return LOOPBACK
-    import ifaddr
-
-    for adapter in ifaddr.get_adapters():
-        for address in adapter.ips:
-            if isinstance(address.ip, str) and not address.ip.startswith("127."):
-                return address.ip
-    raise ConfigError("no non-loopback IPv4 interface for the broker",
-                      hint="set hil_broker_bind to the address your boards' Wi-Fi network reaches")
+    return choose_bind_address(ipv4_interfaces(adapters))

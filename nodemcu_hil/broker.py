@@ -146,6 +146,7 @@ def _checked_broker_class():
     `_initialize_client_session` is amqtt's, with the authentication first; the verdict is
     kept on the session and reused by amqtt's own call of `_authenticate`. A refused client
     has been given an id of its own by `HarnessAuthPlugin`, so nothing of the board's is touched.
+    Retained messages go to a client only for its own subscriptions (see below).
     """
     from amqtt.broker import Broker
     from amqtt.errors import AMQTTError, MQTTError, NoDataError
@@ -188,6 +189,15 @@ def _checked_broker_class():
             if session.keep_alive > 0 and isinstance(delay, int):
                 session.keep_alive += delay
             return handler, session
+
+        async def _publish_retained_messages_for_subscription(self, subscription, session) -> None:
+            # amqtt calls this on every CONNECT for *every* filter any client subscribed to
+            # (`for topic in self._subscriptions`), unchecked by the topic ACLs: a board would
+            # get another namespace's retained status that way. Only the client's own filters
+            # (each passed the subscribe ACL) bring it retained messages.
+            topic_filter = subscription[0]
+            if any(holder is session for holder, _ in self._subscriptions.get(topic_filter, ())):
+                await super()._publish_retained_messages_for_subscription(subscription, session)
 
         async def _authenticate(self, session, listener) -> bool:
             verdict = getattr(session, "hil_verdict", None)

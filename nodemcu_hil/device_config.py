@@ -17,7 +17,12 @@ compares them by hash), and they may hold secrets: the harness masks every secre
 setting's value in its logs and errors.
 
 `generic_files` (the default) writes a minimal `config.json`: wifi_ssid, wifi_password,
-broker_host, broker_port, topic_prefix.
+broker_host, broker_port, topic_prefix, and broker_user and broker_password when there are any.
+
+The session broker admits no anonymous client: the settings broker_user and
+broker_password a builder sees are the board's credentials on it (generated for each
+session, unless those settings were given; see `nodemcu_hil.bringup.with_broker_credentials`),
+and the board may use topics under `topic_prefix` only.
 """
 
 from __future__ import annotations
@@ -50,6 +55,15 @@ class DeviceContext:
     broker_port: int
     topic_prefix: str
 
+    @property
+    def broker_user(self) -> str:
+        return self.settings.broker_user or ""
+
+    @property
+    def broker_password(self) -> str:
+        """The real password (the settings hold it as a masked `Secret`)."""
+        return reveal(self.settings.broker_password) or ""
+
     def secrets(self) -> list[str]:
         return secret_values(self.settings.as_mapping())
 
@@ -69,13 +83,16 @@ def config_json(config: Mapping[str, object]) -> bytes:
 def generic_files(device: DeviceContext) -> dict[str, bytes]:
     """A minimal config.json for a firmware that joins Wi-Fi and reaches the broker."""
     settings = device.settings
-    return {DEVICE_CONFIG_PATH: config_json({
+    config = {
         "wifi_ssid": settings.wifi_ssid,
         "wifi_password": reveal(settings.wifi_password) or "",
         "broker_host": device.broker_host,
         "broker_port": device.broker_port,
         "topic_prefix": device.topic_prefix,
-    })}
+    }
+    if device.broker_user or device.broker_password:  # always, on the session broker
+        config.update(broker_user=device.broker_user, broker_password=device.broker_password)
+    return {DEVICE_CONFIG_PATH: config_json(config)}
 
 
 def _describe(settings: Settings) -> str:

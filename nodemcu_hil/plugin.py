@@ -14,7 +14,7 @@ import pytest
 from nodemcu_hil import assignment, bringup, reporting, session
 from nodemcu_hil import config as hil_config
 from nodemcu_hil.board import Board
-from nodemcu_hil.broker import HilBroker
+from nodemcu_hil.broker import HilBroker, session_security
 from nodemcu_hil.mqtt import MqttClient
 from nodemcu_hil.recovery import RUNG_SOFT_RESET, OutOfService
 from nodemcu_hil.stash import BROKER_LOG_KEY, FINGERPRINTS_KEY, PLAN_KEY, SETTINGS_KEY, TIMELINE_KEY
@@ -113,10 +113,15 @@ def flashed(board, hil_board_plan, hil_session_settings, tmp_path_factory) -> Bo
 
 
 @pytest.fixture(scope="session")
-def broker(pytestconfig, hil_board_plan, hil_session_settings, hil_timeline) -> HilBroker:
-    """The in-process amqtt broker the firmware is configured to reach."""
+def broker(pytestconfig, hil_board_plan, hil_session_settings, hil_timeline, hil_topic_prefix) -> HilBroker:
+    """The in-process amqtt broker the firmware is configured to reach: no anonymous client,
+    the harness's credentials everywhere, the board's (generated, or the settings
+    broker_user/broker_password) only under this worker's topic prefix."""
     host = bringup.broker_bind_address(hil_session_settings, hil_board_plan.mode)
-    with HilBroker(host, hil_session_settings.broker_port,
+    security = session_security({worker_name(pytestconfig): hil_topic_prefix},
+                                user=hil_session_settings.broker_user,
+                                password=hil_session_settings.broker_password)
+    with HilBroker(host, hil_session_settings.broker_port, security=security,
                    on_action=lambda text: hil_timeline.action("broker", text)) as running:
         pytestconfig.stash[BROKER_LOG_KEY] = running.messages
         yield running
@@ -132,7 +137,8 @@ def hil_topic_prefix(pytestconfig, hil_session_settings) -> str:
 def deployed_once(pytestconfig, flashed, broker, hil_session_settings, hil_topic_prefix) -> Board:
     """The firmware tree (hil_firmware_dir, relative to the rootdir), its libraries and the
     config files that hil_device_config builds, synced once per session (as `hil deploy`)."""
-    flashed.facts["deploy"] = bringup.deploy_board(flashed, hil_session_settings, broker.host, broker.port,
+    settings = bringup.with_broker_credentials(hil_session_settings, broker.security.board())
+    flashed.facts["deploy"] = bringup.deploy_board(flashed, settings, broker.host, broker.port,
                                                    hil_topic_prefix, root=pytestconfig.rootpath).plan.summary()
     return flashed
 
@@ -143,8 +149,9 @@ def deployed(request, pytestconfig, deployed_once, hil_settings, broker, hil_top
     main.py); an unresponsive board goes up the recovery ladder first, or fails the test."""
     reporting.note_board(request.node, deployed_once.name)
     try:
-        how = bringup.restart_for_test(deployed_once, hil_settings, lambda: bringup.deploy_board(
-            deployed_once, hil_settings, broker.host, broker.port, hil_topic_prefix, root=pytestconfig.rootpath))
+        settings = bringup.with_broker_credentials(hil_settings, broker.security.board())
+        how = bringup.restart_for_test(deployed_once, settings, lambda: bringup.deploy_board(
+            deployed_once, settings, broker.host, broker.port, hil_topic_prefix, root=pytestconfig.rootpath))
     except OutOfService as exc:
         pytest.fail(str(exc), pytrace=False)
     if how != RUNG_SOFT_RESET:
@@ -154,8 +161,11 @@ def deployed(request, pytestconfig, deployed_once, hil_settings, broker, hil_top
 
 @pytest.fixture
 def mqtt(broker, hil_topic_prefix, pytestconfig) -> MqttClient:
-    """A paho client on the broker, subscribed to this worker's namespace."""
-    client = MqttClient(broker.host, broker.port, f"hil-test-{worker_name(pytestconfig)}")
+    """A paho client on the broker with the harness's credentials, subscribed to this
+    worker's namespace."""
+    harness = broker.security.harness
+    client = MqttClient(broker.host, broker.port, f"hil-test-{worker_name(pytestconfig)}",
+                        username=harness.username, password=harness.password)
     client.subscribe(f"{hil_topic_prefix}/#")
     yield client
     client.close()

@@ -15,6 +15,7 @@ import pytest
 from nodemcu_hil import assignment, reporting
 from nodemcu_hil import config as hil_config
 from nodemcu_hil.errors import HilError
+from nodemcu_hil.inventory import MODE_HARDWARE
 from nodemcu_hil.stash import PLAN_KEY, SETTINGS_KEY
 from nodemcu_hil.workers import worker_count
 
@@ -42,12 +43,22 @@ def start(config: pytest.Config) -> None:
         settings = resolve_settings(config)
         plan = assignment.plan_boards(settings)
         assignment.check_capacity(plan, worker_count(config))
+        check_broker_bind(settings, plan)
     except HilError as exc:
         raise pytest.UsageError(f"hil: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
     config.stash[PLAN_KEY] = plan
     reporting.install(config, settings.report_dir,
                       default_files=settings.source_of("report_dir") != hil_config.SOURCE_DEFAULT)
+
+
+def check_broker_bind(settings: hil_config.Settings, plan: assignment.BoardPlan) -> None:
+    """On a rig, hil_broker_bind=auto must name one interface before any board is touched:
+    a host on several networks stops the run here, listing them (nothing is started)."""
+    from nodemcu_hil import bringup
+
+    if plan.mode == MODE_HARDWARE:
+        bringup.broker_bind_address(settings, plan.mode)
 
 
 def marker_settings(settings: hil_config.Settings, item: pytest.Item) -> hil_config.Settings:

@@ -143,3 +143,16 @@ def test_generated_passwords_are_fresh_masked_secrets():
     assert len({p.reveal() for p in passwords}) == 4 and all(len(p.reveal()) >= 20 for p in passwords)
     assert all(str(p) == MASK and p.reveal() not in repr(one) for p in passwords)
     assert all(p.reveal() in remembered() for p in passwords)  # every sink of the process masks them
+
+
+def test_a_board_gets_no_retained_message_of_another_namespace(secured):
+    with MqttClient(secured.host, secured.port, "harness") as harness:
+        harness.subscribe("#")  # amqtt 0.12.1 offered every client the retained messages of such filters
+        harness.publish("hil/gw1/board-b/status", b"online", retain=True)
+        harness.publish("hil/gw0/board-a/status", b"online", retain=True)
+        harness.wait_for("hil/gw0/board-a/status", timeout=5)
+        with board_client(secured, 0, "board-a") as board:
+            board.subscribe("hil/gw0/#")
+            board.wait_for("hil/gw0/board-a/status", timeout=5)
+            time.sleep(0.5)
+            assert {m.topic for m in board.messages} == {"hil/gw0/board-a/status"}
