@@ -6,6 +6,11 @@ its UART cannot block the caller. CTRL-C (0x03) becomes SIGINT only while the
 interpreter has its handler armed (it arms it around each execution unless
 `micropython.kbd_intr(-1)`); otherwise 0x03 is plain input, as on the ESP8266, and the
 process can never be killed by the default SIGINT action.
+
+Raw-REPL source: the unix port reads it through `mp_hal_stdin_rx_chr`, which turns every
+LF into CR (ports/unix/unix_mphal.c), so CR LF would reach the lexer as two newlines; the
+ESP8266 reads it as sent and its lexer takes CR LF as one. While the raw REPL waits for
+source (from its `>` prompt to the CTRL-D that runs it) CR LF is sent as CR.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ CTRL_C = 0x03
 HOLD_FLUSH_S = 0.05  # release a held partial banner match after this much quiet
 SIGINT_MIN_GAP_S = 0.05  # a second SIGINT before the first is handled makes the port exit(1)
 READ_CHUNK = 4096
+RAW_PROMPTS = (b"\x04>", b"CTRL-B to exit\r\n>")  # the raw REPL waits for source after these
+RAW_SOURCE_END = frozenset(b"\x04\x02\x03")  # run it, leave the raw REPL, cancel
 _SIGINT_BIT = 1 << (signal.SIGINT - 1)
 
 
@@ -60,6 +67,9 @@ class ChildSession:
         self._stopping = threading.Event()
         self._last_sigint = 0.0
         self._threads: list[threading.Thread] = []
+        self._out_tail = b""
+        self._raw_source = False  # the raw REPL is reading source
+        self._held_cr = False  # source ended in CR: an LF that follows belongs to it
 
     @property
     def pid(self) -> int | None:
@@ -87,7 +97,33 @@ class ChildSession:
 
     def write(self, data: bytes) -> None:
         if data and not self._stopping.is_set():
-            self._inbox.put(bytes(data))
+            if self._raw_source:
+                data = self._source_line_ends(bytes(data))
+            else:
+                self._held_cr = False
+            if data:
+                self._inbox.put(bytes(data))
+
+    def _source_line_ends(self, data: bytes) -> bytes:
+        """CR LF in raw-REPL source becomes CR (the port's reader makes LF a CR)."""
+        out = bytearray()
+        for i, b in enumerate(data):
+            if b == 0x0A and self._held_cr:
+                self._held_cr = False
+                continue
+            self._held_cr = b == 0x0D
+            out.append(b)
+            if b in RAW_SOURCE_END:
+                self._raw_source = self._held_cr = False
+                out += data[i + 1:]
+                break
+        return bytes(out)
+
+    def _watch_prompt(self, out: bytes) -> None:
+        tail = (self._out_tail + out)[-32:]
+        self._out_tail = tail
+        if tail.endswith(RAW_PROMPTS):
+            self._raw_source = True
 
     def stop(self) -> None:
         """Kill the interpreter at once (chip reset or power-off)."""
@@ -151,6 +187,7 @@ class ChildSession:
                 break
             out = self._translator.feed(data) if data else self._translator.flush()
             if out:
+                self._watch_prompt(out)
                 self._output(out)
             if self._translator.reset_requests:
                 self._finished(self._translator.reset_requests[0])

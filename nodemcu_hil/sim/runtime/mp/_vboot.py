@@ -91,16 +91,46 @@ def _exec_file(name, main):
     return True
 
 
+HEAP_LOCK_WRAP = 16384  # heap_unlock() at depth 0 reports the wrapped counter (32767)
+_main = []  # __main__, held from boot: the exit function must not import
+
+
+def _unlock_heap():
+    """A program may leave the heap locked (asyncio, heap_lock()); soft reset unlocks it."""
+    locked = getattr(micropython, "heap_locked", None)
+    for _ in range(64):
+        if locked is not None:
+            if not locked():
+                return
+            micropython.heap_unlock()
+        else:
+            depth = micropython.heap_unlock()
+            if depth < 0 or depth >= HEAP_LOCK_WRAP:  # it was not locked: undo, as gc_unlock
+                micropython.heap_lock()               # wraps below zero
+                return
+            if depth == 0:
+                return
+
+
 def _soft_reset():
     """ESP8266 soft_reset() runs every finaliser (gc_sweep_all): unclosed files are
-    flushed and sockets closed. Here: drop every reference a program could hold, collect."""
-    import __main__
-
-    __main__.__dict__.clear()
-    sys.modules.clear()
-    _ballast.clear()
-    gc.collect()
-    gc.collect()
+    flushed and sockets closed. Here: drop every reference a program could hold, collect.
+    Runs as the port's exit function, outside any exception handler: whatever the program
+    left behind (a replaced __import__, a locked heap), it must not raise. The next
+    run_main re-initialises heap and module table, as the port's soft reset does."""
+    try:
+        _unlock_heap()
+    except BaseException:
+        pass
+    try:
+        for main in _main:
+            main.__dict__.clear()
+        sys.modules.clear()
+        _ballast.clear()
+        gc.collect()
+        gc.collect()
+    except BaseException:
+        pass
 
 
 def run():
@@ -108,6 +138,7 @@ def run():
     raw = len(sys.argv) > 1 and sys.argv[1] == REPL_RAW
     import __main__ as main
 
+    _main[:] = [main]
     sys.atexit(_soft_reset)
     _vsys.install()
     _vgc.install()

@@ -7,31 +7,100 @@ import _vboard
 
 _ESC = b"\x10"
 
+try:
+    from io import IOBase as _IOBase  # a subclass is a stream: print(file=), print_exception
+except ImportError:
+    _IOBase = object
 
-class _RawOut:
-    def __init__(self, real):
-        self._real = real
 
-    def write(self, data):
-        data = bytes(data)
-        esc = data.replace(_ESC, _ESC + _ESC).replace(b"\n", _ESC + b"\n")
-        self._real.write(esc)
+def _span(data, args):
+    """stream.write(buf[, max_len]) / write(buf, off, max_len), as py/stream.c clips them."""
+    if isinstance(data, str):
+        data = data.encode()
+    view = memoryview(data)
+    if len(args) == 1:
+        view = view[:max(0, args[0])]
+    elif len(args) >= 2:
+        off = min(max(0, args[0]), len(view))
+        view = view[off:off + max(0, args[1])]
+    return bytes(view)
+
+
+class FileIO(_IOBase):
+    """sys.stdin.buffer / sys.stdout.buffer (shared/runtime/sys_stdio_mphal.c's FileIO).
+    Output escapes LF and DLE so the host's newline translation leaves it raw."""
+
+    def __init__(self, real, fd):
+        self._s = real
+        self._fd = fd
+
+    def write(self, data, *args):
+        data = _span(data, args)
+        self._s.write(data.replace(_ESC, _ESC + _ESC).replace(b"\n", _ESC + b"\n"))
         return len(data)
 
+    def read(self, *args):
+        return self._s.read(*args)
+
+    def readinto(self, buf, *args):
+        return self._s.readinto(buf, *args)
+
+    def readline(self, *args):
+        return self._s.readline(*args)
+
+    def __repr__(self):
+        return "<io.FileIO %d>" % self._fd
+
     def __getattr__(self, name):
-        return getattr(self._real, name)
+        return getattr(self._s, name)
 
 
-class _Stdout:
-    def __init__(self, real):
-        self._real = real
-        self.buffer = _RawOut(real.buffer)
+class TextIOWrapper(_IOBase):
+    """sys.stdin / sys.stdout / sys.stderr: one type, as the port's stdio_obj_type."""
 
-    def write(self, s):
-        return self._real.write(s)
+    def __init__(self, real, fd):
+        self._s = real
+        self._fd = fd
+        self.buffer = FileIO(real.buffer, fd)
+
+    def write(self, data, *args):
+        return self._s.write(data, *args)
+
+    def read(self, *args):
+        return self._s.read(*args)
+
+    def readinto(self, buf, *args):
+        return self._s.readinto(buf, *args)
+
+    def readline(self, *args):
+        return self._s.readline(*args)
+
+    def readlines(self, *args):
+        return self._s.readlines(*args)
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self._s.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __repr__(self):
+        return "<io.TextIOWrapper %d>" % self._fd
 
     def __getattr__(self, name):
-        return getattr(self._real, name)
+        return getattr(self._s, name)
 
 
 def _implementation(real):
@@ -55,7 +124,9 @@ def _implementation(real):
 class _Sys:
     def __init__(self, real):
         self._real = real
-        self.stdout = _Stdout(real.stdout)
+        self.stdin = TextIOWrapper(real.stdin, 0)
+        self.stdout = TextIOWrapper(real.stdout, 1)
+        self.stderr = TextIOWrapper(real.stderr, 2)
         self.platform = "esp8266"
         self.argv = []
         self.implementation = _implementation(real)

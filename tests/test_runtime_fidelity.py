@@ -1,0 +1,89 @@
+"""Issue 13 on the runtime alone: the port's streams (items 3) and a soft reset that
+gives a fresh interpreter whatever the program left behind (item 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nodemcu_hil.sim.runtime.console import boot_runtime
+
+pytest.importorskip("micropython_run")
+
+PROMPT = b">>> "
+FRIENDLY = b'Type "help()" for more information.\r\n>>> '
+RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
+
+
+@pytest.fixture
+def repl(tmp_path):
+    runtime, console = boot_runtime(tmp_path)
+    console.expect(FRIENDLY)
+    yield runtime, console
+    runtime.stop()
+
+
+def raw_exec(runtime, console, source: bytes, timeout: float = 10) -> tuple[bytes, bytes]:
+    """mpremote's exec: raw REPL, source, CTRL-D; returns (stdout, stderr)."""
+    runtime.receive(b"\r\x03\x03\x01")
+    console.expect(RAW_PROMPT)
+    runtime.receive(source + b"\x04")
+    console.expect(b"OK")
+    out = console.expect(b"\x04", timeout)[:-1]
+    err = console.expect(b"\x04>", timeout)[:-2]
+    return out, err
+
+
+def test_stdout_write_takes_the_optional_length(repl):
+    runtime, console = repl
+    out, err = raw_exec(runtime, console,
+                        b"import sys\nsys.stdout.write('abcdef', 3)\nsys.stdout.buffer.write(b'XYZW', 2)\n"
+                        b"sys.stdout.buffer.write(b'0123456', 2, 3)\n"
+                        b"print(sys.stdout.write('hi'), sys.stdout.buffer.write(b'123', 1))")
+    assert err == b""
+    assert out == b"abcXY234hi12 1\r\n"
+
+
+def test_stdin_and_stdout_are_the_port_types(repl):
+    runtime, console = repl
+    out, err = raw_exec(runtime, console,
+                        b"import sys\nprint(type(sys.stdout).__name__, type(sys.stdin).__name__,"
+                        b" type(sys.stdout) is type(sys.stdin) is type(sys.stderr),"
+                        b" type(sys.stdout.buffer).__name__, type(sys.stdin.buffer).__name__)\n"
+                        b"print(sys.stdout, sys.stderr, file=sys.stdout)\n"
+                        b"try:\n    1/0\nexcept Exception as e:\n    sys.print_exception(e, sys.stdout)\n")
+    assert err == b""
+    assert out == (b"TextIOWrapper TextIOWrapper True FileIO FileIO\r\n"
+                   b"<io.TextIOWrapper 1> <io.TextIOWrapper 2>\r\n"
+                   b"Traceback (most recent call last):\r\n  File \"<stdin>\", line 5, in <module>\r\n"
+                   b"ZeroDivisionError: divide by zero\r\n")
+
+
+def test_raw_repl_source_with_crlf_runs(repl):
+    """The port's lexer takes CR LF as one newline (py/lexer.c); the unix port's reader
+    turns LF into CR, which made it two (was: 'a\\n\\nb' 4)."""
+    runtime, console = repl
+    out, err = raw_exec(runtime, console, b"x = 1\r\nif x:\r\n    s = '''a\r\nb'''\r\n"
+                                          b"    print(repr(s), len(s))\r\n")
+    assert (out, err) == (b"'a\\nb' 3\r\n", b"")
+
+
+def test_soft_reset_after_a_replaced_import_gives_a_fresh_interpreter(repl):
+    runtime, console = repl
+    raw_exec(runtime, console, b"import builtins\n"
+                               b"def imp(*a):\n    raise ImportError('nope')\n"
+                               b"builtins.__import__ = imp")
+    runtime.receive(b"\x04")  # soft reset from the raw REPL, as mpremote's soft-reset
+    console.expect(b"soft reboot\r\n")
+    out, err = raw_exec(runtime, console, b"import os\nprint('fresh', os.getcwd())")
+    assert (out, err) == (b"fresh /\r\n", b"")
+    assert b"FATAL" not in console.text
+
+
+def test_soft_reset_with_the_heap_left_locked(repl):
+    runtime, console = repl
+    raw_exec(runtime, console, b"import micropython\nmicropython.heap_lock()\nmicropython.heap_lock()")
+    runtime.receive(b"\x04")
+    console.expect(b"soft reboot\r\n")
+    out, err = raw_exec(runtime, console, b"print('fresh', [1] * 3)")
+    assert (out, err) == (b"fresh [1, 1, 1]\r\n", b"")
+    assert b"FATAL" not in console.text
