@@ -9,7 +9,9 @@ fails with it), so the run cannot pass by never meeting a secret. Then every fil
 run wrote (junit.xml, report.html with its base64 extras, serial logs) and its captured
 stdout and stderr are searched for every spelling (`nodemcu_hil.secrets.byte_variants`, and
 the encodings of issue 11 computed again here):
-0 occurrences expected, and the masks of the probe must be there.
+0 occurrences expected, and the masks of the probe must be there. The same holds for the
+broker passwords the session generates itself (issue 15: the harness's always, the board's
+in the `generated` case): the probe writes them down beside itself for the search.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ CASES = (
     ("ascii", "ASCII", {"HIL_WIFI_PASSWORD": "hunter2-Wifi-Pw", "HIL_BROKER_PASSWORD": "mqtt-Broker-Pw"}),
     ("markup", "quotes, markup, %", {"HIL_WIFI_PASSWORD": "it's \"q\" & <x> ü",
                                      "HIL_BROKER_PASSWORD": "b%20r+k€r/pw\\n"}),
+    ("generated", "ASCII; broker passwords generated", {"HIL_WIFI_PASSWORD": "wifi-only-Pw-7"}),
 )
 FULL_SELECTION = ("tests_hil/test_boot.py", "tests_hil/test_wifi.py::test_firmware_joins_wifi",
                   "tests_hil/test_publish.py::test_online_status_is_retained")
 PROBE_FILE = "test_secret_probe.py"
 PROBE_TEST = "test_every_sink_meets_the_secrets"
+GENERATED_FILE = "generated.json"  # the probe names the broker passwords the session generated
 MIN_RUN_S = 60.0
 DATA_URI = re.compile(rb"base64,([A-Za-z0-9+/=]+)")
 
@@ -62,9 +66,16 @@ def spellings(value):
             repr(value.encode()), ascii(value), quote(value), quote_plus(value)]
 
 
-def test_every_sink_meets_the_secrets(deployed, hil_settings, record_property):
+def test_every_sink_meets_the_secrets(deployed, broker, hil_settings, record_property):
+    # the broker's credentials the session made (the harness's always, the board's unless
+    # HIL_BROKER_PASSWORD gave it): named for the search, then pushed into the sinks too
+    made = [credentials.password.reveal() for credentials in (broker.security.harness, broker.security.board())]
+    generated = [value for value in dict.fromkeys(made) if value not in VALUES]
+    with open(os.path.join(os.path.dirname(__file__), "generated.json"), "w") as out:
+        json.dump(generated, out)
+    values = VALUES + generated
     deployed.interrupt()  # main.py stops: what the friendly REPL prints lands on the console
-    for index, value in enumerate(VALUES):
+    for index, value in enumerate(values):
         mark = deployed.console.mark()
         codes = [ord(char) for char in value]  # typed as numbers: the echo of the line holds no secret
         deployed.console.write((f"s = ''.join(chr(c) for c in {codes}); import json; print(s); print(repr(s)); "
@@ -77,7 +88,7 @@ def test_every_sink_meets_the_secrets(deployed, hil_settings, record_property):
         print("stdout:", *spellings(value))
         sys.stderr.write(" ".join(["stderr:", *spellings(value)]) + "\\n")
         logging.getLogger("hil.probe").warning("log: %s", spellings(value))
-    assert not VALUES, " | ".join(form for value in VALUES for form in spellings(value))
+    assert not values, " | ".join(form for value in values for form in spellings(value))
 '''
 
 
@@ -145,6 +156,15 @@ def run_case(ctx: Context, case: str, secrets: dict[str, str], quick: bool) -> t
     return run_dir, sorted(path for path in run_dir.rglob("*") if path.is_file()), problem
 
 
+def generated_secrets(ctx: Context, case: str) -> list[str]:
+    """The broker passwords the run's session generated, as its probe wrote them down."""
+    path = ctx.work_dir / f"probe-{case}" / GENERATED_FILE
+    try:
+        return [value for value in json.loads(path.read_text()) if isinstance(value, str) and value]
+    except (OSError, ValueError):
+        return []
+
+
 def _outcome_problem(returncode: int, reports: Path) -> str:
     """The probe must fail (on purpose), every other test pass; anything else is reported."""
     import xml.etree.ElementTree as ET
@@ -166,7 +186,7 @@ def run(ctx: Context) -> Result:
     result = Result(NAME)
     chosen = CASES[:ctx.cases(len(CASES), 1)]
     result.not_reached = len(CASES) - len(chosen)
-    files_scanned = occurrences = 0
+    files_scanned = occurrences = generated_count = generated_hits = 0
     for index, (case, kind, secrets) in enumerate(chosen):
         if ctx.out_of_time():
             result.not_reached += len(chosen) - index
@@ -189,6 +209,15 @@ def run(ctx: Context) -> Result:
                                 "where": ", ".join(f"{file} ({hits})" for file, hits in where.items()) or "-"})
             if found:
                 result.fail(f"case {case}: {name} found {found} times in {', '.join(where)}")
-    result.figures = {"files_scanned": files_scanned, "occurrences": occurrences}
+        generated = generated_secrets(ctx, case)  # the session's own broker passwords (issue 15)
+        if not generated:
+            result.fail(f"case {case}: the probe named no generated broker password")
+        found, where = scan(files, generated, run_dir) if generated else (0, {})
+        generated_count += len(generated)
+        generated_hits += found
+        if found:
+            result.fail(f"case {case}: a generated broker password found {found} times in {', '.join(where)}")
+    result.figures = {"files_scanned": files_scanned, "occurrences": occurrences,
+                      "generated_secrets": generated_count, "generated_occurrences": generated_hits}
     result.seconds = round(time.monotonic() - started, 1)
     return result
