@@ -43,4 +43,5 @@ def run(ctx: Context) -> Result:
     for key, label in (("broker_restart_to_online", "broker restart -> online"),
                        ("wifi_drop_to_online", "Wi-Fi drop -> online")):
         result.latency(label, data.get(key, []), p95=5000)
+    result.notes.append("GPIO: the pin change as the virtual board stamps it (host monotonic clock); on a probe, when polled")
     return result
