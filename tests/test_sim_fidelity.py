@@ -108,3 +108,21 @@ def test_no_auto_reset_board_keeps_the_chip_running(tmp_path):
         assert board.control.state()["mode"] == "halted"
     finally:
         board.close()
+
+
+def test_mpremote_mount_imports_reads_and_writes_through_remote(sim, tmp_path):
+    """Item 4: a user VFS mounted with os.mount at /remote (was: ImportError from the
+    package, then TypeError: write() takes 2 positional arguments)."""
+    local = tmp_path / "mnt"
+    (local / "pkg").mkdir(parents=True)
+    (local / "pkg" / "__init__.py").write_text("NAME = 'pkg'\n")
+    (local / "mod13.py").write_text("V = 13\n")
+    (local / "data.txt").write_text("héllo\n")
+    out = sim.tool("mpremote", "connect", sim.pty, "mount", str(local), "exec",
+                   "import os, mod13, pkg\n"
+                   "print(os.getcwd(), mod13.V, pkg.NAME, open('data.txt').read().strip())\n"
+                   "with open('made.txt', 'w') as f:\n    f.write('from board ' + str(6 * 7))\n"
+                   "print(os.stat('made.txt')[6], sorted(os.listdir())[:2])\n")
+    lines = [line for line in out.splitlines() if "is mounted at" not in line]
+    assert lines == ["/remote 13 pkg héllo", "13 ['data.txt', 'made.txt']"]
+    assert (local / "made.txt").read_text() == "from board 42"
