@@ -34,6 +34,7 @@ class Plan:
     remove: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
+    previous: list[str] | None = None   # the board's manifest as make_plan read it
 
     @property
     def changed(self) -> bool:
@@ -118,7 +119,7 @@ def make_plan(repl: Repl, files: Mapping[str, bytes]) -> Plan:
     previous = read_board_manifest(repl)
     candidates = sorted(set(files) | set(previous))
     remote = repl.hashes(candidates)
-    plan = Plan(sizes={path: len(data) for path, data in files.items()})
+    plan = Plan(sizes={path: len(data) for path, data in files.items()}, previous=previous)
     order = sorted(files, key=lambda p: (p in LAST, LAST.index(p) if p in LAST else 0, p))
     for path in order:
         (plan.unchanged if remote.get(path) == _sha256(files[path]) else plan.put).append(path)
@@ -133,7 +134,7 @@ def _write_manifest(repl: Repl, paths) -> None:
 def apply_plan(repl: Repl, plan: Plan, files: Mapping[str, bytes], *,
                progress: Callable[[str], None] | None = None) -> int:
     """Carry out the plan; returns the bytes written."""
-    previous = read_board_manifest(repl)
+    previous = plan.previous if plan.previous is not None else read_board_manifest(repl)
     if not plan.changed and set(previous) == set(files):
         return 0
     widened = set(previous) | set(files)

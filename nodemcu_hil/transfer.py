@@ -48,10 +48,9 @@ def probe_inflate(repl, module: str | None = INFLATE_MODULE) -> bool:
 
 
 def prepare(repl, module: str | None = INFLATE_MODULE) -> bool:
-    """Probe the inflater and install the kit in this raw-REPL session; whether files may travel deflated."""
-    can_inflate = probe_inflate(repl, module)
-    repl.exec(kit_code(module if can_inflate else None))
-    return can_inflate
+    """Install the kit in this raw-REPL session, probing the inflater in the same exec (one
+    round trip); whether files may travel deflated."""
+    return repl.exec(kit_code(module)).decode().strip().endswith("1")
 
 
 def compress(data: bytes) -> bytes:
@@ -77,20 +76,26 @@ def kit_code(inflate_module: str | None) -> str:
     """The board-side helpers, installed once per raw-REPL session (a soft reset clears them):
     `_o(p)` opens p for writing as `w`, `_fin(path, z, digest)` inflates `path.zpart` into
     `path.part` when z, hashes `path.part` as read back and renames it over `path` only when
-    the hash matches; it returns 'OK' or the hash it found. Sent once, not with every file."""
-    code = BOARD_HASH + ("from binascii import a2b_base64 as a\n"
-                         "def _o(p):\n global f,w\n f=open(p,'wb')\n w=f.write\n"
-                         "def _fin(p,z,d):\n f.close()\n q=p+'.part'\n")
+    the hash matches; it returns 'OK' or the hash it found. Prints 1 when `inflate_module`
+    imports (with DeflateIO and ZLIB), else 0. Sent once, not with every file."""
     if inflate_module:
-        code += (f" if z:\n  import {inflate_module} as Z\n"
-                 "  s=open(p+'.zpart','rb')\n  i=Z.DeflateIO(s,Z.ZLIB)\n  o=open(q,'wb')\n"
-                 "  while 1:\n   n=i.readinto(_b)\n   if not n: break\n   o.write(_m[:n])\n"
-                 "  o.close()\n  s.close()\n  os.remove(p+'.zpart')\n")
+        probe = (f"try:\n import {inflate_module} as Z\n _z=1 if Z.DeflateIO and Z.ZLIB else 0\n"
+                 "except (ImportError, AttributeError):\n _z=0\n")
+    else:
+        probe = "_z=0\n"
+    code = BOARD_HASH + probe + ("from binascii import a2b_base64 as a\n"
+                                 "def _o(p):\n global f,w\n f=open(p,'wb')\n w=f.write\n"
+                                 "def _fin(p,z,d):\n f.close()\n q=p+'.part'\n"
+                                 " if z:\n"
+                                 "  s=open(p+'.zpart','rb')\n  i=Z.DeflateIO(s,Z.ZLIB)\n  o=open(q,'wb')\n"
+                                 "  while 1:\n   n=i.readinto(_b)\n   if not n: break\n   o.write(_m[:n])\n"
+                                 "  o.close()\n  s.close()\n  os.remove(p+'.zpart')\n")
     return code + (" r=_h(q)\n"
                    " if r!=d:\n  os.remove(q)\n  return r\n"
                    " try: os.rename(q,p)\n"
                    " except OSError:\n  os.remove(p)\n  os.rename(q,p)\n"
-                   " return 'OK'\n")
+                   " return 'OK'\n"
+                   "print(_z)\n")
 
 
 def _execs(statements: list[str], budget: int):
