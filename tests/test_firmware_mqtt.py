@@ -343,3 +343,56 @@ def test_a_command_flood_costs_no_telemetry(firmware, broker, observer):
     assert sorted(set(seqs)) == list(range(1, max(seqs) + 1)), f"telemetry lost: {seqs}"
     assert len(seqs) == len(set(seqs)), f"telemetry duplicated: {seqs}"
     assert telemetry_bodies(broker)[-1]["dropped"] == 0 and onlines(broker) == 1
+
+
+@pytest.fixture
+def secured_broker():
+    """A broker as the session makes it (issue 15): no anonymous client, the board's user
+    (with a non-ASCII password) under `fw/#` only."""
+    from nodemcu_hil.broker import session_security
+    from nodemcu_hil.secrets import Secret
+
+    actions: list[str] = []
+    security = session_security({"fw": "fw"}, user="board-ü", password=Secret("pässwört-€"))
+    with HilBroker(security=security, on_action=actions.append) as running:
+        running.actions = actions
+        yield running
+
+
+def test_the_firmware_logs_in_publishes_and_reconnects_across_restarts_of_a_secured_broker(umqtt_root,
+                                                                                          secured_broker):
+    board = secured_broker.security.board()
+    process = start_firmware(umqtt_root, secured_broker.port, broker_user=board.username,
+                             broker_password=board.password.reveal())
+    try:
+        with MqttClient(secured_broker.host, secured_broker.port, "observer") as observer:  # the harness's user
+            observer.subscribe("fw/#")
+            observer.wait_for("fw/f00d/status", lambda m: m.payload == b"online", timeout=10)
+            observer.wait_for("fw/f00d/telemetry", timeout=5)
+        for restart in (1, 2):  # the broker's own log spans its restarts
+            restarted = time.monotonic()
+            secured_broker.restart()
+            secured_broker.messages.wait_for("fw/f00d/telemetry",
+                                             lambda m, n=restart: json.loads(m.payload)["reconnects"] >= n,
+                                             since=restarted, timeout=15, what=f"telemetry after restart {restart}")
+        assert not [text for text in secured_broker.actions if "refused" in text]
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.parametrize("credentials", [{}, {"broker_password": "wrong"}], ids=["anonymous", "wrong-password"])
+def test_the_firmware_without_its_credentials_is_refused(umqtt_root, secured_broker, credentials):
+    process = start_firmware(umqtt_root, secured_broker.port,
+                             broker_user=secured_broker.security.board().username if credentials else "",
+                             **credentials)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("refused f00d" in t for t in secured_broker.actions):
+            time.sleep(0.1)
+        assert any("refused f00d" in text for text in secured_broker.actions), secured_broker.actions
+        assert not secured_broker.messages.matching("fw/#")
+        assert "f00d" not in secured_broker.connected_clients()
+    finally:
+        process.kill()
+        process.wait()
