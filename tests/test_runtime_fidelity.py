@@ -87,3 +87,29 @@ def test_soft_reset_with_the_heap_left_locked(repl):
     out, err = raw_exec(runtime, console, b"print('fresh', [1] * 3)")
     assert (out, err) == (b"fresh [1, 1, 1]\r\n", b"")
     assert b"FATAL" not in console.text
+
+
+def test_sys_behaves_as_the_ports_builtin_module(repl):
+    """Item 5: py/modsys.c's fixed table as the ESP8266 build has it (v1.28.0, ROM level
+    EXTRA_FEATURES: no tracebacklimit); only `path` may be stored."""
+    runtime, console = repl
+    out, err = raw_exec(runtime, console, b"""import sys
+def attempt(stmt):
+    try:
+        exec(stmt)
+        return 'ok'
+    except Exception as e:
+        return type(e).__name__
+print(attempt('from sys import missing'), attempt('from sys import stdout, path'))
+print(attempt('sys.foo = 1'), attempt('sys.stdout = None'), attempt('sys.tracebacklimit = 0'),
+      attempt('sys.tracebacklimit'), attempt('del sys.argv'))
+old = sys.path
+sys.path = ['/lib', '']
+print(sys.path, attempt('sys.path = old'), sys.path is old)
+print(sys.__dict__['__name__'], 'path' in sys.__dict__, 'atexit' in sys.__dict__, repr(sys))
+""")
+    assert err == b""
+    assert out == (b"ImportError ok\r\n"
+                   b"AttributeError AttributeError AttributeError AttributeError AttributeError\r\n"
+                   b"['/lib', ''] ok True\r\n"
+                   b"sys False False <module 'sys'>\r\n")

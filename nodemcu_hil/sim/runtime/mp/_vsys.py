@@ -121,21 +121,56 @@ def _implementation(real):
     return namedtuple("implementation", fields)(*values)
 
 
-class _Sys:
-    def __init__(self, real):
-        self._real = real
-        self.stdin = TextIOWrapper(real.stdin, 0)
-        self.stdout = TextIOWrapper(real.stdout, 1)
-        self.stderr = TextIOWrapper(real.stderr, 2)
-        self.platform = "esp8266"
-        self.argv = []
-        self.implementation = _implementation(real)
+# py/modsys.c's globals table as the ESP8266 build has it (v1.28.0, ROM level
+# EXTRA_FEATURES: no atexit, exc_info, getsizeof, intern, settrace, executable, ps1/ps2,
+# tracebacklimit); `path` is reached through attribute delegation, not the table.
+_TABLE = ("argv", "version", "version_info", "implementation", "platform", "byteorder",
+          "maxsize", "exit", "stdin", "stdout", "stderr", "modules", "print_exception")
+_MUTABLE = ("path",)  # the only sys attribute the port lets a program store
 
-    def __getattr__(self, name):
-        return getattr(self._real, name)
+
+class module:
+    """`sys` as the built-in module: a fixed table (stores refused but for `path`, which
+    reaches the interpreter's own), `__dict__` with `__name__`, and no fallback lookup,
+    so `from sys import missing` raises ImportError."""
+
+    def __init__(self, real):
+        put = object.__setattr__
+        put(self, "__name__", "sys")
+        for name in _TABLE:
+            if hasattr(real, name):
+                put(self, name, getattr(real, name))
+        put(self, "stdin", TextIOWrapper(real.stdin, 0))
+        put(self, "stdout", TextIOWrapper(real.stdout, 1))
+        put(self, "stderr", TextIOWrapper(real.stderr, 2))
+        put(self, "platform", "esp8266")
+        put(self, "argv", [])
+        put(self, "implementation", _implementation(real))
+
+    def _get_path(self):
+        return _sys.path
+
+    def _set_path(self, value):
+        _sys.path = value
+
+    path = property(_get_path, _set_path)
+
+    def __setattr__(self, name, value):
+        if name not in _MUTABLE:
+            raise AttributeError("'module' object has no attribute '%s'" % name)
+        _sys.path = value
+
+    def __delattr__(self, name):
+        raise AttributeError("'module' object has no attribute '%s'" % name)
+
+    def __repr__(self):
+        return "<module 'sys'>"
+
+
+_Sys = module
 
 
 def install():
-    if not isinstance(_sys.modules.get("sys"), _Sys):
-        _sys.modules["sys"] = _Sys(_sys)
+    if not isinstance(_sys.modules.get("sys"), module):
+        _sys.modules["sys"] = module(_sys)
     return _sys.modules["sys"]
