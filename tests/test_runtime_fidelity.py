@@ -113,3 +113,18 @@ print(sys.__dict__['__name__'], 'path' in sys.__dict__, 'atexit' in sys.__dict__
                    b"AttributeError AttributeError AttributeError AttributeError AttributeError\r\n"
                    b"['/lib', ''] ok True\r\n"
                    b"sys False False <module 'sys'>\r\n")
+
+
+def test_file_times_count_from_2000_as_the_ports(repl):
+    """Item 7: os.stat times on the flash filesystem are seconds since 2000-01-01, the
+    same clock as time.time() (was: the unix port's 1970 epoch, 30 years ahead)."""
+    runtime, console = repl
+    out, err = raw_exec(runtime, console, b"""import os, time
+with open('stamp.txt', 'w') as f:
+    f.write('x')
+st = os.stat('stamp.txt')
+now = time.time()
+print(abs(st[8] - now) <= 3, st[7] == st[8] == st[9], time.localtime(st[8])[0] == time.localtime()[0])
+print(os.stat('/stamp.txt')[8] == st[8])
+""")
+    assert (out, err) == (b"True True True\r\nTrue\r\n", b"")
