@@ -174,7 +174,9 @@ class RomLoader:
                 self.registers.write(addr, value)
 
     def _rom_write_reg(self, request: Request) -> Reply:
-        if len(request.data) != WRITE_REG_ENTRY:
+        # One or more (addr, value, mask, delay_us) entries: esptool's write_reg appends a
+        # masked-out write to UART_DATE_REG when asked for a delay after the write.
+        if not request.data or len(request.data) % WRITE_REG_ENTRY:
             raise CommandError(Failure.BAD_LENGTH, f"WRITE_REG with {len(request.data)} bytes")
         self.write_registers(request.data)
         return Reply()
