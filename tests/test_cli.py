@@ -80,21 +80,6 @@ def test_flash_refuses_a_bad_image_before_touching_the_port(tmp_path):
     assert "not an ESP8266 application image" in result.stderr and "the board was not touched" in result.stderr
 
 
-def test_broker_command_prints_ready_and_publishes(tmp_path):
-    import paho.mqtt.publish as publish
-
-    process = subprocess.Popen([*HIL, "broker", "--port", "0", "--seconds", "5"], stdout=subprocess.PIPE, text=True)
-    try:
-        ready = process.stdout.readline().split()
-        assert ready[0] == "READY" and ready[1].startswith("mqtt://127.0.0.1:")
-        port = int(ready[1].rsplit(":", 1)[1])
-        publish.single("hil/manual", "hello", hostname="127.0.0.1", port=port, client_id="manual")
-        assert process.stdout.readline().split() == ["manual", "hil/manual", "[qos0]", "hello"]
-    finally:
-        process.kill()
-        process.wait()
-
-
 def test_console_takes_a_board_name_from_the_inventory(tmp_path):
     from nodemcu_hil.sim import start_board
 
