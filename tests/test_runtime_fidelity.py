@@ -128,3 +128,24 @@ print(abs(st[8] - now) <= 3, st[7] == st[8] == st[9], time.localtime(st[8])[0] =
 print(os.stat('/stamp.txt')[8] == st[8])
 """)
     assert (out, err) == (b"True True True\r\nTrue\r\n", b"")
+
+
+def test_socket_repr_is_lwips(repl):
+    """Item 6: modlwip's lwip_socket_print (was <socket object at ...>)."""
+    runtime, console = repl
+    out, err = raw_exec(runtime, console, b"""import socket
+s = socket.socket()
+print(s)
+s.settimeout(2)
+print(s)
+s.close()
+print(s)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+print(u)
+u.close()
+""")
+    assert err == b""
+    assert out == (b"<socket state=0 timeout=4294967295 incoming=0 off=0>\r\n"
+                   b"<socket state=0 timeout=2000 incoming=0 off=0>\r\n"
+                   b"<socket state=-16 timeout=2000 incoming=0 off=0>\r\n"
+                   b"<socket state=4 timeout=4294967295 incoming=0>\r\n")

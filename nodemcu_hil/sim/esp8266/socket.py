@@ -65,6 +65,11 @@ def _host_addr(ip, port):
     return _n.getaddrinfo(ip, port)[0][-1]
 
 
+# extmod/modlwip.c STATE_*; a closed socket holds _ERR_BADF (-16 with the SDK's lwIP 1.4)
+_LWIP_STATE = {"new": 0, "listening": 1, "connecting": 2, "connected": 3, "dgram": 4,
+               "failed": 5, "closed": -16}
+
+
 class socket(io.IOBase):
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0):
         self._type = type
@@ -250,6 +255,15 @@ class socket(io.IOBase):
 
     def makefile(self, mode="rb", buffering=0):
         return self
+
+    def __repr__(self):
+        """modlwip's lwip_socket_print: state number, timeout in ms as a 32-bit unsigned,
+        the pending pbuf (none here) and receive offset; a datagram socket shows its queue."""
+        state = _LWIP_STATE.get(self._state, _LWIP_STATE["connected"])
+        timeout = self._timeout & 0xFFFFFFFF
+        if self._type == SOCK_DGRAM:
+            return "<socket state=%d timeout=%d incoming=0>" % (state, timeout)
+        return "<socket state=%d timeout=%d incoming=0 off=0>" % (state, timeout)
 
     def close(self):
         if self._token and self._state in ("connecting", "connected") and _w.available():
