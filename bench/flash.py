@@ -82,7 +82,7 @@ def flash_pair(result: Result, ctx: Context, label: str, port: str, image: Path,
                before=lambda: None, target: str = "", bare_extra: tuple = ()) -> None:
     """bare esptool, then the harness (forced), repeated on the same board; medians of each."""
     bare, ours = [], []
-    for _ in range(ctx.repeat(3)):
+    for _ in range(ctx.repeat(2)):
         before()
         bare.append(timed(bare_write(port, image, *bare_extra), env)[0])
         before()
@@ -96,7 +96,7 @@ def flash_pair(result: Result, ctx: Context, label: str, port: str, image: Path,
 def reflash(result: Result, ctx: Context, label: str, port: str, image: Path, env: dict) -> None:
     """`hil flash` of the image the board holds (an MD5 check) against the first flash of it."""
     first, again = [], []
-    for _ in range(ctx.repeat(3)):
+    for _ in range(ctx.repeat(2)):
         first.append(timed(hil_flash(port, image, force=True), env)[0])
         again.append(timed(hil_flash(port, image, force=False), env)[0])
         if ctx.out_of_time():
