@@ -28,7 +28,7 @@ def security():
 
 @pytest.mark.parametrize("builder", [generic_files, build], ids=["generic_files", "fixtures.device_config.build"])
 def test_the_boards_session_credentials_reach_its_config(builder, security):
-    settings = bringup.with_broker_credentials(config.resolve(env={"HIL_WIFI_PASSWORD": "w"}), security.board())
+    settings = bringup.with_broker_credentials(config.resolve(env={"HIL_WIFI_PASSWORD": "setup-wifi-pw-31"}), security.board())
     written = json.loads(builder(device(settings))["config.json"])
     assert written["broker_user"] == security.board().username == "hil-board-gw0"
     assert written["broker_password"] == security.board().password.reveal()
