@@ -74,6 +74,7 @@ def test_soft_reset_after_a_replaced_import_gives_a_fresh_interpreter(repl):
                                b"builtins.__import__ = imp")
     runtime.receive(b"\x04")  # soft reset from the raw REPL, as mpremote's soft-reset
     console.expect(b"soft reboot\r\n")
+    console.expect(RAW_PROMPT)
     out, err = raw_exec(runtime, console, b"import os\nprint('fresh', os.getcwd())")
     assert (out, err) == (b"fresh /\r\n", b"")
     assert b"FATAL" not in console.text
@@ -84,6 +85,7 @@ def test_soft_reset_with_the_heap_left_locked(repl):
     raw_exec(runtime, console, b"import micropython\nmicropython.heap_lock()\nmicropython.heap_lock()")
     runtime.receive(b"\x04")
     console.expect(b"soft reboot\r\n")
+    console.expect(RAW_PROMPT)  # as mpremote's soft reset waits for it before sending more
     out, err = raw_exec(runtime, console, b"print('fresh', [1] * 3)")
     assert (out, err) == (b"fresh [1, 1, 1]\r\n", b"")
     assert b"FATAL" not in console.text
