@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from nodemcu_hil import chip
 from nodemcu_hil.errors import ConfigError
 from nodemcu_hil.secrets import Secret, load_secrets_file, remember, reveal
 from nodemcu_hil.setting_types import (
@@ -103,7 +104,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("secrets_file", parse_optional_path, None,
             "TOML file outside the repository with wifi_password and broker_password"),
     Setting("topic_prefix", parse_topic_prefix, "hil", "MQTT topic prefix; each worker adds its own namespace"),
-    Setting("gpio_allow", parse_output_pins, (0, 2, 4, 5, 12, 13, 14, 15, 16),
+    Setting("gpio_allow", parse_output_pins, chip.OUTPUT_PINS,
             "GPIO pins the firmware may switch on MQTT command (ESP8266 outputs: 0, 2, 4, 5, 12-16)"),
     Setting("gpio_backend", choice("auto", "sim", "probe", "none"), "auto",
             "how pins are observed: sim control channel, a probe board, or not at all (tests skip)"),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from nodemcu_hil import chip
 from nodemcu_hil.errors import ConfigError, InventoryError
 from nodemcu_hil.ports import RFC2217_FORM, RFC2217_SCHEME, check_rfc2217_url
 
@@ -35,7 +36,7 @@ FLASH_SIZES = {"1MB": 1 << 20, "2MB": 2 << 20, "4MB": 4 << 20, "8MB": 8 << 20, "
 BOARD_KEYS = {"name", "port", "mac", "flash_size", "tags", "gpio_probe", "description"}
 PROBE_KEYS = {"port", "pins"}
 PINS_FORM = 'pins = { "4" = "12" } (DUT GPIO = probe GPIO, both as strings or numbers)'
-ESP8266_PINS = {0, 1, 2, 3, 4, 5, 9, 10, 12, 13, 14, 15, 16}
+ESP8266_PINS = frozenset(chip.GPIO_PINS)
 
 MODE_SIM = "sim"
 MODE_HARDWARE = "hardware"

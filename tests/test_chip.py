@@ -16,9 +16,7 @@ PACKAGE = ROOT / "nodemcu_hil"
 # Code that runs inside MicroPython (the virtual board's ESP8266 modules, its boot files):
 # it cannot import chip.py, so its copies are checked against it below instead.
 DEVICE_SIDE = (PACKAGE / "sim" / "esp8266", PACKAGE / "sim" / "runtime" / "mp")
-# Files other engineers own that still spell the facts; they switch to chip.py, then leave this list.
-NOT_YET_SWITCHED = {"nodemcu_hil/config.py", "nodemcu_hil/inventory.py", "nodemcu_hil/setting_types.py",
-                    "fixtures/device_config.py"}
+NOT_YET_SWITCHED: set[str] = set()  # files that still spell a fact; none left
 
 FACT_NUMBERS = {chip.ROM_BOOT_BAUD, chip.IMAGE_MAGIC, chip.IMAGE_V2_MAGIC, chip.IROM0_OFFSET,
                 chip.MICROPYTHON_LENGTH_OFFSET, chip.IROM0_FLASH_BASE, chip.CHIP_MAGIC, chip.HEAP_TOTAL,
