@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.model import Context, Result, Target
+from nodemcu_hil.table import format_records
 
 BENCHMARKS = (  # module names in this package, in the order they run
     "flash",
@@ -70,17 +71,6 @@ def table_rows(results: list[Result]) -> list[dict]:
             rows.append({"benchmark": result.name, "figure": "(broken)", "value": "", "target": "",
                          "verdict": "FAILED", "how": failure[:100]})
     return rows
-
-
-def format_table(rows: list[dict]) -> str:
-    if not rows:
-        return "  (no figures)"
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    cells = [[str(row.get(column, "")) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
-    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths))]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells]
-    return "\n".join(lines)
 
 
 def versions() -> dict[str, str | None]:
@@ -132,7 +122,7 @@ def run_all(modules: list, *, quick: bool, target: Target, json_path: Path, out=
                 + "".join(f"\n   note: {note.splitlines()[0]}" for note in result.notes)
                 + "".join(f"\n   FAILED: {failure}" for failure in result.failures))
     doc = document(results, quick=quick, target=target, facts=facts)
-    out(format_table(table_rows(results)))
+    out(format_records(table_rows(results), empty="  (no figures)"))
     write_json(doc, json_path)
     above = sum(f["met"] is False for b in doc["benchmarks"] for f in b["figures"])
     out(f"bench: {sum(len(b['figures']) for b in doc['benchmarks'])} figures, {above} above target, "

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from campaigns.model import Context, Result
+from nodemcu_hil.table import format_records
 
 CAMPAIGNS = (  # module names in this package; each module's NAME is its file name
     "images",
@@ -52,15 +53,8 @@ def run_one(module, *, quick: bool, work_dir: Path, budget_s: float) -> Result:
     return result
 
 
-def format_table(rows: list[dict]) -> str:
-    if not rows:
-        return "  (no rows)"
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    cells = [[str(row.get(column, "")) for column in columns] for row in rows]
-    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
-    lines = ["  " + "  ".join(column.ljust(width) for column, width in zip(columns, widths))]
-    lines += ["  " + "  ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in cells]
-    return "\n".join(lines)
+def _indented(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
 
 
 def report(result: Result) -> str:
@@ -68,7 +62,7 @@ def report(result: Result) -> str:
     figures = ", ".join(f"{key}={value}" for key, value in result.figures.items() if key != "traceback")
     lines = [f"== {result.name}: {verdict} in {result.seconds} s" +
              (f" ({result.not_reached} cases not reached in time)" if result.not_reached else ""),
-             format_table(result.rows), f"  figures: {figures or '-'}"]
+             _indented(format_records(result.rows, empty="(no rows)")), f"  figures: {figures or '-'}"]
     lines += [f"  failure: {sentence}" for sentence in result.failures]
     return "\n".join(lines)
 

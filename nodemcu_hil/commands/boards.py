@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nodemcu_hil.config import SETTINGS_BY_NAME, resolve_for_cli
+from nodemcu_hil.table import format_table
 
 
 def configure(parser) -> None:
@@ -12,13 +13,6 @@ def configure(parser) -> None:
     parser.add_argument("--probe", action="store_true",
                         help="open each port, read chip type and MAC with esptool; exit 1 unless all are ok")
     parser.add_argument("--lease-timeout", help="seconds to wait for a board another run holds (default 0)")
-
-
-def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
-             for row in (header, *rows)]
-    return "\n".join(lines)
 
 
 def _size(flash_size: int) -> str:

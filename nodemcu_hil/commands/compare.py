@@ -56,19 +56,15 @@ def _outcome(result) -> str:
     return "missing" if result is None else result.outcome
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(cell) for cell in column) for column in zip(*rows)]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
-
-
 def render_text(rows, a_name: str, b_name: str) -> str:
     from nodemcu_hil.compare import SAME, regressions, summary
+    from nodemcu_hil.table import format_table
 
-    lines = [("TEST / FIGURE", "A", "B", "B/A", "VERDICT")]
+    lines = []
     for row in rows:
         lines.append((row.test_id, _outcome(row.a), _outcome(row.b), "", "" if row.verdict == SAME else row.verdict))
         lines += [(f"  {fig.name}", _number(fig.a), _number(fig.b), _ratio(fig), "") for fig in row.figures]
-    out = [f"A: {a_name}", f"B: {b_name}", "", _table(lines), "", f"summary: {summary(rows)}"]
+    out = [f"A: {a_name}", f"B: {b_name}", "", format_table(("TEST / FIGURE", "A", "B", "B/A", "VERDICT"), lines), "", f"summary: {summary(rows)}"]
     out += [f"REGRESSION {row.test_id}: {why(row)}" for row in regressions(rows)]
     return "\n".join(out)
 
@@ -85,6 +81,7 @@ def _cell(text: str) -> str:
 
 def render_markdown(rows, a_name: str, b_name: str) -> str:
     from nodemcu_hil.compare import SAME, regressions, summary
+    from nodemcu_hil.table import format_table
 
     out = [f"### hil compare: `{_cell(a_name)}` (A) vs `{_cell(b_name)}` (B)", "",
            f"**{len(regressions(rows))} regression(s)**: {summary(rows)}", "",
