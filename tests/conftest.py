@@ -42,3 +42,19 @@ def module_board_starter(tmp_path_factory):
     starter = BoardStarter(tmp_path_factory.mktemp("boards"))
     yield starter
     starter.stop_all()
+
+
+@pytest.fixture
+def served_world():
+    """A virtual world behind its control server (no board): yields (world, control address)."""
+    from nodemcu_hil.sim.control import ControlServer
+    from nodemcu_hil.sim.world import World
+
+    world = World(join_delay_s=0.2)
+    server = ControlServer()
+    world.register_control(server)
+    world.start()
+    server.start()
+    yield world, server.address
+    server.close()
+    world.close()

@@ -114,9 +114,8 @@ class Terminal:
         self.port.close()
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tools")
+def flashed_sim(tmp) -> SimBoard:
+    """A `hil sim` with a PTY, flashed with a MicroPython image by esptool, at its prompt."""
     board = SimBoard(tmp)
     image = make_image(tmp / "ESP8266_GENERIC-20260406-v1.28.0.bin", "v1.28.0")
     board.esptool("write-flash", "--flash-size", "detect", "0", str(image))
@@ -124,6 +123,12 @@ def sim(tmp_path_factory):
     resets = board.control.state()["reset_count"]
     board.reset()
     board.wait_for_prompt(resets)
+    return board
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    board = flashed_sim(tmp_path_factory.mktemp("tools"))
     yield board
     board.close()
 

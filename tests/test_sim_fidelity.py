@@ -9,22 +9,14 @@ import time
 import pytest
 import serial
 
-from nodemcu_hil.sim.mpimage import make_image
-from tests.test_repl_tools import SimBoard
+from tests.test_repl_tools import SimBoard, flashed_sim
 
 pytest.importorskip("micropython_run")
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("fidelity")
-    board = SimBoard(tmp)
-    image = make_image(tmp / "ESP8266_GENERIC-20260406-v1.28.0.bin", "v1.28.0")
-    board.esptool("write-flash", "--flash-size", "detect", "0", str(image))
-    board.image = image
-    resets = board.control.state()["reset_count"]
-    board.reset()
-    board.wait_for_prompt(resets)
+    board = flashed_sim(tmp_path_factory.mktemp("fidelity"))
     yield board
     board.close()
 

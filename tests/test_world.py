@@ -17,7 +17,7 @@ from nodemcu_hil.broker import HilBroker
 from nodemcu_hil.errors import PackageUnavailable
 from nodemcu_hil.packages import Requirement, fetch, read_manifest
 from tests.esp8266_harness import MpProgram
-from nodemcu_hil.sim.control import ControlError, ControlServer
+from nodemcu_hil.sim.control import ControlError
 from nodemcu_hil.sim.netpath import NetPath
 from nodemcu_hil.sim.world import World
 from nodemcu_hil.sim.world_client import WorldClient
@@ -88,17 +88,11 @@ def test_chip_reset_rejoins_the_saved_ap():
 
 
 @pytest.fixture
-def control():
-    world = World(join_delay_s=0.2)
-    server = ControlServer()
-    world.register_control(server)
-    world.start()
-    server.start()
-    client = WorldClient(server.address)
+def control(served_world):
+    world, address = served_world
+    client = WorldClient(address)
     yield world, client
     client.close()
-    server.close()
-    world.close()
 
 
 def test_control_commands_drive_the_world(control):

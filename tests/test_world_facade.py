@@ -11,7 +11,7 @@ import pytest
 
 from nodemcu_hil.board import Board
 from nodemcu_hil.sim import World
-from nodemcu_hil.sim.control import ControlClient, ControlServer
+from nodemcu_hil.sim.control import ControlClient
 from nodemcu_hil.sim.world import World as VirtualWorld
 from nodemcu_hil.sim.world_control import commands
 from nodemcu_hil.sim_rig import WorldControl
@@ -22,17 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def world():
-    virtual = VirtualWorld(join_delay_s=0.2)
-    server = ControlServer()
-    virtual.register_control(server)
-    virtual.start()
-    server.start()
-    client = ControlClient(server.address)
+def world(served_world):
+    virtual, address = served_world
+    client = ControlClient(address)
     yield virtual, client
     client.close()
-    server.close()
-    virtual.close()
 
 
 def test_each_method_changes_the_world(world):
