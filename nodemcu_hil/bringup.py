@@ -203,7 +203,7 @@ SOURCE_SESSION_BROKER = "session broker"
 
 def with_broker_credentials(settings: Settings, credentials) -> Settings:
     """The settings with the board's credentials on the session broker (a
-    `nodemcu_hil.broker.Credentials`) as broker_user and broker_password, so every config
+    `nodemcu_hil.broker_security.Credentials`) as broker_user and broker_password, so every config
     builder (it reads those settings) writes them into the board's config. A test's
     `hil_settings` marker that sets them still wins: a test may hand the board wrong ones."""
     if credentials is None:

@@ -5,7 +5,7 @@ stopped, started and restarted on the same port, and made to drop one client, wh
 how the reconnect tests hurt the firmware. Every publish it receives, and every will it
 sends for a client that went away, is recorded with a timestamp in a `MessageLog`.
 
-Given a `Security` (the session and `hil broker` always give one), it lets in only the
+Given a `Security` (`broker_security`; the session and `hil broker` always give one), it lets in only the
 users it names, each with its password, and each only under its topic filters: the
 harness's own user everywhere (`#`), a board's user under its worker's namespace. The
 checks are amqtt's own plugins (password file, topic ACLs), subclassed in `broker_plugin`
@@ -18,22 +18,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import os
-import secrets as token_source
 import shutil
 import socket
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from nodemcu_hil.broker_plugin import BrokerState, attach_state, detach_state
+from nodemcu_hil.broker_security import Security, checked_broker_class, password_file
 from nodemcu_hil.errors import BrokerUnavailable
 from nodemcu_hil.messages import MessageLog
 from nodemcu_hil.mqtt import forget_credentials, register_credentials
-from nodemcu_hil.secrets import Secret, remember, reveal
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 10.0
@@ -45,80 +43,7 @@ KEEPALIVE_CHECK_S = 0.25
 ANONYMOUS_AUTH_PLUGIN = "amqtt.plugins.authentication.AnonymousAuthPlugin"
 AUTH_PLUGIN = "nodemcu_hil.broker_plugin.HarnessAuthPlugin"
 TOPIC_PLUGIN = "nodemcu_hil.broker_plugin.HarnessTopicPlugin"
-HARNESS_USER = "hil-harness"
-BOARD_USER = "hil-board"
-EVERYTHING = "#"
-PASSWORD_BYTES = 18  # secrets.token_urlsafe: 24 characters, 144 bits
 
-
-@dataclass(frozen=True)
-class Credentials:
-    """A user name and its password (a `Secret`: masked in every log and report)."""
-
-    username: str
-    password: Secret
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "password", Secret(reveal(self.password)))
-        remember(self.password)  # every sink of this process masks it from now on
-
-    @classmethod
-    def generate(cls, username: str) -> "Credentials":
-        return cls(username, Secret(token_source.token_urlsafe(PASSWORD_BYTES)))
-
-
-@dataclass(frozen=True)
-class Account:
-    """Who may connect, and the topic filters under which it may publish and subscribe."""
-
-    credentials: Credentials
-    topics: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Security:
-    """The broker's users: the harness (everything) and the boards (their namespace each)."""
-
-    harness: Credentials
-    boards: tuple[Account, ...] = field(default_factory=tuple)
-
-    @property
-    def accounts(self) -> tuple[Account, ...]:
-        return (Account(self.harness, (EVERYTHING,)), *self.boards)
-
-    def board(self, index: int = 0) -> Credentials:
-        return self.boards[index].credentials
-
-
-def session_security(namespaces: dict[str, str], *, user: str = "", password: object = "") -> Security:
-    """Fresh credentials for the harness and one board per namespace (`{label: topic prefix}`).
-
-    The settings broker_user / broker_password, when set, are the boards' instead of
-    generated ones (a board a rig keeps configured across runs); the harness's are always
-    generated. Each board may use `<prefix>/#` and nothing else.
-    """
-    boards = []
-    for label, prefix in namespaces.items():
-        name = user or f"{BOARD_USER}-{label}"
-        given = reveal(password)
-        credentials = Credentials(name, Secret(given)) if given else Credentials.generate(name)
-        boards.append(Account(credentials, (f"{prefix.strip('/')}/#",)))
-    return Security(Credentials.generate(HARNESS_USER), tuple(boards))
-
-
-def _password_file(directory: Path, security: Security) -> Path:
-    """amqtt's password file: `user:argon2-hash` lines, readable by this user only."""
-    from pwdlib import PasswordHash
-    from pwdlib.hashers.argon2 import Argon2Hasher
-
-    hasher = PasswordHash((Argon2Hasher(),))
-    lines = {account.credentials.username: hasher.hash(reveal(account.credentials.password))
-             for account in security.accounts}
-    path = directory / "passwd"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.writelines(f"{name}:{digest}\n" for name, digest in lines.items())
-    return path
 
 def pick_free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -134,77 +59,6 @@ class BrokerAddress:
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
-
-
-def _checked_broker_class():
-    """amqtt's Broker, authenticating a client before it touches anyone's session.
-
-    amqtt 0.12.1 reads CONNECT, then deletes the stored session (and its subscriptions) of a
-    clean-session client id, or copies the new will, user and password onto the stored
-    session of a persistent one, and only then authenticates: a client with no credentials
-    could strip the board's subscriptions or rewrite its will by naming its client id. Here
-    `_initialize_client_session` is amqtt's, with the authentication first; the verdict is
-    kept on the session and reused by amqtt's own call of `_authenticate`. A refused client
-    has been given an id of its own by `HarnessAuthPlugin`, so nothing of the board's is touched.
-    Retained messages go to a client only for its own subscriptions (see below).
-    """
-    from amqtt.broker import Broker
-    from amqtt.errors import AMQTTError, MQTTError, NoDataError
-    from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
-    from amqtt.utils import gen_client_id
-
-    class CheckedBroker(Broker):
-        async def _initialize_client_session(self, reader, writer, remote_address, remote_port):
-            where = f"{remote_address}:{remote_port}"
-            try:
-                handler, session = await BrokerProtocolHandler.init_from_connect(reader, writer, self.plugins_manager)
-            except AMQTTError as exc:
-                self.logger.warning(f"{where}: can't read first packet as CONNECT: {exc}")
-                raise AMQTTError(exc) from exc
-            except MQTTError as exc:
-                self.logger.warning(f"invalid connection from {where}")
-                await writer.close()
-                raise MQTTError(exc) from exc
-            except NoDataError as exc:
-                self.logger.error(f"no data from {where}: {exc}")  # noqa: TRY400 - as amqtt logs it
-                raise AMQTTError(exc) from exc
-            verdict = await super()._authenticate(session, None)  # before any stored session is looked at
-            if session.clean_session:
-                if session.client_id:
-                    await self._delete_session(session.client_id)
-                else:
-                    session.client_id = gen_client_id()
-                session.parent = 0
-            elif session.client_id in self._sessions:
-                stored, _ = self._sessions[session.client_id]
-                for name in ("will_flag", "will_message", "will_topic", "will_qos", "keep_alive", "username",
-                             "password"):
-                    setattr(stored, name, getattr(session, name))
-                session = stored
-                session.parent = 1
-            else:
-                session.parent = 0
-            session.hil_verdict = verdict
-            delay = self.config.get("timeout-disconnect-delay", 0)
-            if session.keep_alive > 0 and isinstance(delay, int):
-                session.keep_alive += delay
-            return handler, session
-
-        async def _publish_retained_messages_for_subscription(self, subscription, session) -> None:
-            # amqtt calls this on every CONNECT for *every* filter any client subscribed to
-            # (`for topic in self._subscriptions`), unchecked by the topic ACLs: a board would
-            # get another namespace's retained status that way. Only the client's own filters
-            # (each passed the subscribe ACL) bring it retained messages.
-            topic_filter = subscription[0]
-            if any(holder is session for holder, _ in self._subscriptions.get(topic_filter, ())):
-                await super()._publish_retained_messages_for_subscription(subscription, session)
-
-        async def _authenticate(self, session, listener) -> bool:
-            verdict = getattr(session, "hil_verdict", None)
-            session.hil_verdict = None
-            return verdict if verdict is not None else await super()._authenticate(session, listener)
-
-    return CheckedBroker
 
 
 class HilBroker:
@@ -275,7 +129,7 @@ class HilBroker:
                                  hint="check hil_broker_bind and hil_broker_port")
 
     async def _start(self) -> None:
-        Broker = _checked_broker_class()
+        Broker = checked_broker_class()
 
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
@@ -296,7 +150,7 @@ class HilBroker:
             self._private_dir = Path(tempfile.mkdtemp(prefix="hil-broker-"))
         acl = {account.credentials.username: list(account.topics) for account in self.security.accounts}
         return {
-            AUTH_PLUGIN: {"password_file": str(_password_file(self._private_dir, self.security)),
+            AUTH_PLUGIN: {"password_file": str(password_file(self._private_dir, self.security)),
                           "state_id": self._state_id, "will_acl": acl},
             TOPIC_PLUGIN: {"publish_acl": acl, "subscribe_acl": acl, "receive_acl": acl,
                            "state_id": self._state_id},

@@ -14,7 +14,8 @@ import pytest
 from nodemcu_hil import assignment, bringup, reporting, session
 from nodemcu_hil import config as hil_config
 from nodemcu_hil.board import Board
-from nodemcu_hil.broker import HilBroker, session_security
+from nodemcu_hil.broker import HilBroker
+from nodemcu_hil.broker_security import session_security
 from nodemcu_hil.mqtt import MqttClient
 from nodemcu_hil.recovery import RUNG_SOFT_RESET, OutOfService
 from nodemcu_hil.stash import BROKER_LOG_KEY, FINGERPRINTS_KEY, PLAN_KEY, SETTINGS_KEY, TIMELINE_KEY

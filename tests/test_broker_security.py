@@ -9,7 +9,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from nodemcu_hil.broker import HARNESS_USER, HilBroker, session_security
+from nodemcu_hil.broker import HilBroker
+from nodemcu_hil.broker_security import HARNESS_USER, session_security
 from nodemcu_hil.mqtt import ConnectionRefused, MqttClient, SubscriptionRefused
 from nodemcu_hil.secrets import MASK, Secret, remembered
 

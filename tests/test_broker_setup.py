@@ -11,7 +11,7 @@ import pytest
 from fixtures.device_config import build
 from nodemcu_hil import bringup, config, session
 from nodemcu_hil.assignment import BoardPlan
-from nodemcu_hil.broker import session_security
+from nodemcu_hil.broker_security import session_security
 from nodemcu_hil.device_config import DeviceContext, build_files, generic_files
 from nodemcu_hil.errors import ConfigError
 from nodemcu_hil.inventory import MODE_HARDWARE, MODE_SIM

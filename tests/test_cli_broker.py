@@ -15,7 +15,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 import pytest
 
-from nodemcu_hil.broker import session_security
+from nodemcu_hil.broker_security import session_security
 from nodemcu_hil.commands.broker import announce
 from nodemcu_hil.mqtt import ConnectionRefused, MqttClient, SubscriptionRefused
 from nodemcu_hil.secrets import MASK

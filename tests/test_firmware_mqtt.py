@@ -349,7 +349,7 @@ def test_a_command_flood_costs_no_telemetry(firmware, broker, observer):
 def secured_broker():
     """A broker as the session makes it (issue 15): no anonymous client, the board's user
     (with a non-ASCII password) under `fw/#` only."""
-    from nodemcu_hil.broker import session_security
+    from nodemcu_hil.broker_security import session_security
     from nodemcu_hil.secrets import Secret
 
     actions: list[str] = []

@@ -76,7 +76,8 @@ def run(args) -> int:
     from pathlib import Path
 
     from nodemcu_hil import bringup
-    from nodemcu_hil.broker import HilBroker, session_security
+    from nodemcu_hil.broker import HilBroker
+    from nodemcu_hil.broker_security import session_security
     from nodemcu_hil.config import resolve_for_cli
     from nodemcu_hil.errors import WaitTimeout
     from nodemcu_hil.secrets import redact_remembered
