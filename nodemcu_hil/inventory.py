@@ -8,6 +8,7 @@ mac = "5c:cf:7f:12:34:56"
 flash_size = "4MB"
 tags = ["rig-a"]
 gpio_probe = { port = "rfc2217://rig-a.local:4001", pins = { "4" = "12", "5" = "13" } }
+power = { on = "uhubctl -l 1-1 -p 2 -a on", off = "uhubctl -l 1-1 -p 2 -a off" }
 ```
 
 Every mistake is reported with the file and the line of the offending board, because a
@@ -17,6 +18,8 @@ rig's inventory is edited by hand at the bench.
 from __future__ import annotations
 
 import re
+import shlex
+import string
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +36,14 @@ else:  # pragma: no cover
 
 MAC_PATTERN = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 FLASH_SIZES = {"1MB": 1 << 20, "2MB": 2 << 20, "4MB": 4 << 20, "8MB": 8 << 20, "16MB": 16 << 20}
-BOARD_KEYS = {"name", "port", "mac", "flash_size", "tags", "gpio_probe", "description"}
+BOARD_KEYS = {"name", "port", "mac", "flash_size", "tags", "gpio_probe", "description", "power"}
 PROBE_KEYS = {"port", "pins"}
 PINS_FORM = 'pins = { "4" = "12" } (DUT GPIO = probe GPIO, both as strings or numbers)'
+POWER_ACTIONS = ("on", "off", "cycle")
+POWER_REQUIRED = ("on", "off")
+POWER_PLACEHOLDERS = ("name", "port", "mac")
+POWER_FORM = ('power = { on = "uhubctl -l 1-1 -p 2 -a on", off = "uhubctl -l 1-1 -p 2 -a off" } '
+              '(cycle optional; placeholders {name}, {port}, {mac})')
 ESP8266_PINS = frozenset(chip.GPIO_PINS)
 
 MODE_SIM = "sim"
@@ -51,6 +59,19 @@ class GpioProbe:
 
 
 @dataclass(frozen=True)
+class PowerCommands:
+    """How a board's power is switched: one command template per action.
+
+    Without `cycle` a power cycle is `off`, then `on`. The templates are kept as written;
+    nodemcu_hil.power fills in the placeholders and runs them.
+    """
+
+    on: str
+    off: str
+    cycle: str | None = None
+
+
+@dataclass(frozen=True)
 class BoardRecord:
     name: str
     port: str
@@ -59,6 +80,7 @@ class BoardRecord:
     tags: tuple[str, ...] = ()
     gpio_probe: GpioProbe | None = None
     description: str = ""
+    power: PowerCommands | None = None
     virtual: bool = False
     control: str | None = None  # the virtual board's control endpoint, host:port
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -185,12 +207,20 @@ def _parse_board(path: Path, text: str, entry: dict, start: int, end: int) -> Bo
         except ValueError as exc:
             line = _first_line(text, start, end, ("gpio_probe", getattr(exc, "key", "pins"), "[board.gpio_probe]"))
             raise InventoryError(f"{path}:{line}: {exc}") from None
+    power = None
+    if "power" in entry:
+        try:
+            power = _parse_power(entry["power"], has_mac=mac is not None)
+        except _KeyedError as exc:
+            line = _first_line(text, start, end, ("power", exc.key, "[board.power]"))
+            raise InventoryError(f"{path}:{line}: {exc}") from None
     return BoardRecord(name=entry["name"].strip(), port=port, mac=mac, flash_size=flash_size,
-                       tags=tuple(tags), gpio_probe=probe, description=str(entry.get("description", "")))
+                       tags=tuple(tags), gpio_probe=probe, description=str(entry.get("description", "")),
+                       power=power)
 
 
-class _ProbeError(ValueError):
-    """A gpio_probe mistake, with the key whose line the message should point at."""
+class _KeyedError(ValueError):
+    """A mistake inside a board's sub-table, with the key whose line the message should point at."""
 
     def __init__(self, key: str, message: str):
         super().__init__(message)
@@ -218,33 +248,67 @@ def _pin_number(raw: Any) -> int | None:
 
 def _parse_probe(raw: Any) -> GpioProbe:
     if not isinstance(raw, dict):
-        raise _ProbeError("gpio_probe", f'gpio_probe must be a table: gpio_probe = {{ port = "/dev/ttyUSB1", '
+        raise _KeyedError("gpio_probe", f'gpio_probe must be a table: gpio_probe = {{ port = "/dev/ttyUSB1", '
                                         f"{PINS_FORM} }}")
     unknown = set(raw) - PROBE_KEYS
     if unknown:
-        raise _ProbeError(sorted(unknown)[0], f"gpio_probe: unknown keys {sorted(unknown)} (known: port, pins)")
+        raise _KeyedError(sorted(unknown)[0], f"gpio_probe: unknown keys {sorted(unknown)} (known: port, pins)")
     port = raw.get("port")
     if not isinstance(port, str) or not port.strip():
-        raise _ProbeError("port", f"gpio_probe needs a 'port': a device path or {RFC2217_FORM}")
+        raise _KeyedError("port", f"gpio_probe needs a 'port': a device path or {RFC2217_FORM}")
     try:
         check_port(port)
     except ValueError as exc:
-        raise _ProbeError("port", f"gpio_probe {exc}") from None
+        raise _KeyedError("port", f"gpio_probe {exc}") from None
     wiring = raw.get("pins")
     if not isinstance(wiring, dict):
-        raise _ProbeError("pins", f"gpio_probe pins must be a table, not {wiring!r}: expected {PINS_FORM}")
+        raise _KeyedError("pins", f"gpio_probe pins must be a table, not {wiring!r}: expected {PINS_FORM}")
     pins: dict[int, int] = {}
     for dut_pin, probe_pin in wiring.items():
         dut, probe = _pin_number(dut_pin), _pin_number(probe_pin)
         if dut is None or probe is None:
-            raise _ProbeError("pins", f"gpio_probe pin {dut_pin!r} = {probe_pin!r} is not a pair of GPIO numbers: "
+            raise _KeyedError("pins", f"gpio_probe pin {dut_pin!r} = {probe_pin!r} is not a pair of GPIO numbers: "
                                       f"expected {PINS_FORM}")
         if dut not in ESP8266_PINS or probe not in ESP8266_PINS:
-            raise _ProbeError("pins", f"gpio_probe pin {dut}->{probe}: not an ESP8266 GPIO")
+            raise _KeyedError("pins", f"gpio_probe pin {dut}->{probe}: not an ESP8266 GPIO")
         pins[dut] = probe
     if not pins:
-        raise _ProbeError("pins", f"gpio_probe needs at least one wired pin: {PINS_FORM}")
+        raise _KeyedError("pins", f"gpio_probe needs at least one wired pin: {PINS_FORM}")
     return GpioProbe(port=port, pins=pins)
+
+
+def _check_template(action: str, template: str, has_mac: bool) -> None:
+    """Refuse what would only fail when the power is needed: unknown placeholders, bad quoting."""
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+        words = shlex.split(template)
+    except ValueError as exc:
+        raise _KeyedError(action, f"power {action} command {template!r}: {exc}") from None
+    for name in fields:
+        if name not in POWER_PLACEHOLDERS:
+            raise _KeyedError(action, f"power {action} command {template!r}: unknown placeholder {{{name}}} "
+                                      f"(known: {', '.join('{' + p + '}' for p in POWER_PLACEHOLDERS)})")
+        if name == "mac" and not has_mac:
+            raise _KeyedError(action, f"power {action} command uses {{mac}} but the board has no 'mac'")
+    if not words:
+        raise _KeyedError(action, f"power {action} command is empty: expected {POWER_FORM}")
+
+
+def _parse_power(raw: Any, has_mac: bool) -> PowerCommands:
+    if not isinstance(raw, dict):
+        raise _KeyedError("power", f"power must be a table: {POWER_FORM}")
+    unknown = set(raw) - set(POWER_ACTIONS)
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _KeyedError(key, f"power: unknown action {key!r} (known: {', '.join(POWER_ACTIONS)})")
+    for action in POWER_REQUIRED:
+        if action not in raw:
+            raise _KeyedError("power", f"power needs an {action!r} command: {POWER_FORM}")
+    for action, template in raw.items():
+        if not isinstance(template, str):
+            raise _KeyedError(action, f"power {action} must be a command string, not {template!r}: {POWER_FORM}")
+        _check_template(action, template, has_mac)
+    return PowerCommands(on=raw["on"], off=raw["off"], cycle=raw.get("cycle"))
 
 
 def effective_mode(mode: str, boards_file: Path) -> str:

@@ -122,3 +122,38 @@ def test_hil_boards_reports_a_list_of_pins_as_an_error_not_a_traceback(tmp_path,
                            'gpio_probe = { port = "/dev/ttyUSB9", pins = [4, 12] }\n')
     assert hil_main(["boards", "--boards-file", str(path)]) == 1
     assert f"{path}:4:" in capsys.readouterr().err
+
+
+UHUBCTL = 'power = { on = "uhubctl -l 1-1 -p {port} -a on", off = "uhubctl -l 1-1 -p 2 -a off" }\n'
+
+
+def test_power_templates_are_kept_as_written_and_cycle_is_optional(tmp_path):
+    text = ('[[board]]\nname = "a"\nport = "/dev/ttyUSB0"\n' + UHUBCTL + '\n'
+            '[[board]]\nname = "b"\nport = "/dev/ttyUSB1"\nmac = "5c:cf:7f:00:00:01"\n\n'
+            '[board.power]\non = "relay {name} on"\noff = "relay {mac} off"\ncycle = "relay {name} cycle"\n\n'
+            '[[board]]\nname = "c"\nport = "/dev/ttyUSB2"\n')
+    first, second, third = load_inventory(write(tmp_path, text))
+    assert first.power.on == "uhubctl -l 1-1 -p {port} -a on" and first.power.cycle is None
+    assert (second.power.off, second.power.cycle) == ("relay {mac} off", "relay {name} cycle")
+    assert third.power is None
+
+
+@pytest.mark.parametrize("extra, line, message", [
+    ('power = "uhubctl -a cycle"\n', 4, "power must be a table"),
+    ('power = { on = "x on" }\n', 4, "power needs an 'off' command"),
+    ('power = { on = "x on", off = "x off", reboot = "x" }\n', 4, "unknown action 'reboot'"),
+    ('power = { on = "x on", off = "x {serial} off" }\n', 4, "unknown placeholder {serial}"),
+    ('power = { on = "x on", off = "x {0} off" }\n', 4, "unknown placeholder {0}"),
+    ('power = { on = "x on", off = "x {mac} off" }\n', 4, "uses {mac} but the board has no 'mac'"),
+    ('power = { on = "x \'on", off = "x off" }\n', 4, "No closing quotation"),
+    ('power = { on = "   ", off = "x off" }\n', 4, "power on command is empty"),
+    ('power = { on = ["uhubctl", "-a", "on"], off = "x off" }\n', 4, "must be a command string"),
+    ('\n[board.power]\non = "x on"\noff = "x off"\ncycle = 3\n', 8, "power cycle must be a command string"),
+    ('\n[board.power]\non = "x on"\nof = "x off"\n', 7, "unknown action 'of'"),
+    ('\n[board.power]\non = "x on"\n', 5, "power needs an 'off' command"),
+])
+def test_bad_power_entries_name_file_and_line(tmp_path, extra, line, message):
+    path = write(tmp_path, '[[board]]\nname = "a"\nport = "/dev/ttyUSB0"\n' + extra)
+    with pytest.raises(InventoryError) as error:
+        load_inventory(path)
+    assert f"{path}:{line}:" in str(error.value) and message in str(error.value), str(error.value)
