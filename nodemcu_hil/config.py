@@ -109,6 +109,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("gpio_backend", choice("auto", "sim", "probe", "none"), "auto",
             "how pins are observed: sim control channel, a probe board, or not at all (tests skip)"),
     Setting("lease_timeout", parse_seconds, 60.0, "seconds to wait for a busy board"),
+    Setting("labgrid_client", parse_path, Path("labgrid-client"),
+            "labgrid 26's client program, run as a process from its own environment (pipx install "
+            "labgrid==26.0): a name looked up on PATH or a path"),
     Setting("lease_dir", parse_path, Path("/tmp/nodemcu-hil-leases"),
             "directory of the cross-process board locks (shared by every user of the rig)"),
     Setting("boot_timeout", parse_seconds, 20.0, "seconds for a board to reach its prompt after reset"),
