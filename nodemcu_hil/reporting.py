@@ -3,8 +3,8 @@
 Every test report gets the slice of the session timeline from the test's setup start to
 the end of that phase, merged with the broker's messages, as a report section `timeline`
 (shown by the terminal on failure and by pytest-html in the test's log). The teardown
-report carries the whole window as the JUnit property `timeline` and a pytest-html extra,
-and the fingerprint of each board the test used as properties (`board`, `mac`, `flash_id`,
+report carries the whole window as the JUnit property `timeline` and, in the HTML report,
+as a swimlane picture (`nodemcu_hil.report_svg`) with the text beside it, and the fingerprint of each board the test used as properties (`board`, `mac`, `flash_id`,
 `micropython_version`, `free_heap`). Secrets are masked in all of it, and in failure
 texts, captured output and recorded properties, before any reporter sees the report.
 
@@ -20,6 +20,7 @@ boards a test brings up still go to `<report_dir>/serial/`). The HIL plugin call
 
 from __future__ import annotations
 
+import html
 import os
 import tempfile
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from nodemcu_hil import report_svg
 from nodemcu_hil.config import SETTINGS_BY_NAME, SOURCE_DEFAULT, SOURCE_ENV, describe_source
 from nodemcu_hil.evidence import (boards_used, fingerprint_lines, fingerprint_properties, render_events,
                                window_events)
@@ -114,14 +116,20 @@ class ReportPlugin:
                                    if name not in recorded]
         if whole:
             report.user_properties.append((TIMELINE_PROPERTY, whole))
-            self._add_html_extra(report, whole)
+            phases = {name: at for name, at in starts.items() if name != "setup"}
+            picture = report_svg.render(events, origin, mask, phases=phases, title=f"timeline of {item.nodeid}")
+            self._add_html_extra(report, whole, picture, mask)
 
-    def _add_html_extra(self, report: pytest.TestReport, text: str) -> None:
+    def _add_html_extra(self, report: pytest.TestReport, text: str, picture: str, mask) -> None:
+        """The swimlane picture with the text timeline beside it (a browser will not open
+        the text extra's data: link in a new tab, so the text is inline too)."""
         if not getattr(self.config.option, "htmlpath", None):
             return
         from pytest_html import extras
 
-        report.extras = [*getattr(report, "extras", []), extras.text(text, name=SECTION)]
+        inline = mask(f'<div class="hil-evidence">{picture}<details><summary>timeline as text '
+                      f'({text.count(chr(10)) + 1} lines)</summary><pre>{html.escape(text)}</pre></details></div>')
+        report.extras = [*getattr(report, "extras", []), extras.html(inline), extras.text(text, name=SECTION)]
 
 
 def default_report_dir(config: pytest.Config) -> Path:
