@@ -13,10 +13,13 @@ import json
 import os
 import signal
 import sys
+from pathlib import Path
 
+from nodemcu_hil.sim.runtime.kbd import find_pending_cell, write_cell
 from nodemcu_hil.sim.runtime.layout import (
     BOOT_FILE,
     CONFIG_FILE,
+    KBD_CELL_FILE,
     REPL_MODE_RAW,
     SOFT_REBOOT_TEXT,
     START_MARK,
@@ -49,6 +52,7 @@ def main(run_dir: str) -> int:
     with open(os.path.join(run_dir, CONFIG_FILE)) as f:
         config = json.load(f)
     mode = _repl_mode_cell(micropython_run.__file__)
+    write_cell(Path(run_dir) / KBD_CELL_FILE, find_pending_cell(micropython_run.__file__))
     argv_base = ["micropython", "-X", "heapsize=%d" % config["heapsize"], "-i",
                  os.path.join(run_dir, BOOT_FILE)]
     while True:

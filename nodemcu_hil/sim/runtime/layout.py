@@ -6,6 +6,7 @@ from __future__ import annotations
 CONFIG_FILE = "config.json"
 BOOT_FILE = "boot_entry.py"  # the `-i` file run_main executes before its REPL
 VBOARD_MODULE = "_vboard.py"
+KBD_CELL_FILE = "kbd_cell"  # child -> host: where a pending CTRL-C shows (runtime/kbd.py)
 SOFT_REBOOT_TEXT = b"MPY: soft reboot\r\n"
 REPL_MODE_RAW = 1  # shared/runtime/pyexec.h: PYEXEC_MODE_RAW_REPL
 

@@ -4,8 +4,9 @@ Output: read from the PTY master, translated (`translate.py`), handed to `output
 Input: written to the PTY in order by a writer thread, so a firmware that never reads
 its UART cannot block the caller. CTRL-C (0x03) becomes SIGINT only while the
 interpreter has its handler armed (it arms it around each execution unless
-`micropython.kbd_intr(-1)`); otherwise 0x03 is plain input, as on the ESP8266, and the
-process can never be killed by the default SIGINT action.
+`micropython.kbd_intr(-1)`) and no CTRL-C is pending yet; otherwise 0x03 is plain input,
+as on the ESP8266. kbd.py checks both with the child held still, so no sequence of CTRL-C
+bytes can kill the interpreter (default SIGINT action, or the port's exit(1)).
 
 Raw-REPL source: the unix port reads it through `mp_hal_stdin_rx_chr`, which turns every
 LF into CR (ports/unix/unix_mphal.c), so CR LF would reach the lexer as two newlines; the
@@ -23,32 +24,19 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import tty
 from pathlib import Path
 from typing import Callable
 
+from nodemcu_hil.sim.runtime.kbd import interrupt, read_cell
+from nodemcu_hil.sim.runtime.layout import KBD_CELL_FILE
 from nodemcu_hil.sim.runtime.translate import OutputTranslator
 
 CTRL_C = 0x03
 HOLD_FLUSH_S = 0.05  # release a held partial banner match after this much quiet
-SIGINT_MIN_GAP_S = 0.05  # a second SIGINT before the first is handled makes the port exit(1)
 READ_CHUNK = 4096
 RAW_PROMPTS = (b"\x04>", b"CTRL-B to exit\r\n>")  # the raw REPL waits for source after these
 RAW_SOURCE_END = frozenset(b"\x04\x02\x03")  # run it, leave the raw REPL, cancel
-_SIGINT_BIT = 1 << (signal.SIGINT - 1)
-
-
-def _sigint_caught(pid: int) -> bool:
-    """True when the process has a SIGINT handler (Linux /proc SigCgt mask)."""
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("SigCgt:"):
-                    return bool(int(line.split()[1], 16) & _SIGINT_BIT)
-    except OSError:
-        return False
-    return False
 
 
 class ChildSession:
@@ -65,7 +53,7 @@ class ChildSession:
         self._master = -1
         self._inbox: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
-        self._last_sigint = 0.0
+        self._kbd_cell: tuple[int, int] | None = None
         self._threads: list[threading.Thread] = []
         self._out_tail = b""
         self._raw_source = False  # the raw REPL is reading source
@@ -157,15 +145,14 @@ class ChildSession:
         self._write_all(data[start:])
 
     def _interrupt(self) -> bool:
-        """Deliver CTRL-C as SIGINT if the interpreter will turn it into KeyboardInterrupt."""
+        """CTRL-C as SIGINT if the interpreter will turn it into KeyboardInterrupt (kbd.py:
+        never a second one while one is pending, never while its handler is disarmed)."""
         proc = self._proc
-        if proc is None or not self._translator.started or not _sigint_caught(proc.pid):
+        if proc is None or not self._translator.started:
             return False
-        now = time.monotonic()
-        if now - self._last_sigint >= SIGINT_MIN_GAP_S:
-            self._last_sigint = now
-            os.kill(proc.pid, signal.SIGINT)
-        return True
+        if self._kbd_cell is None:
+            self._kbd_cell = read_cell(self._run_dir / KBD_CELL_FILE)
+        return interrupt(proc.pid, self._kbd_cell)
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
