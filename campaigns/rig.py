@@ -100,19 +100,20 @@ def deployed_rig(ctx: Context, settings_overrides: Mapping[str, object] | None =
     still records every publish. A campaign that stops the broker needs that: amqtt 0.12's
     shutdown hangs while a QoS 1 delivery to a subscriber awaits its PUBACK.
     """
-    from nodemcu_hil import assignment, bringup
+    from nodemcu_hil import bringup
     from nodemcu_hil.broker import HilBroker
     from nodemcu_hil.mqtt import MqttClient
+    from nodemcu_hil.sources import choose_source
     from nodemcu_hil.timeline import Timeline
 
     settings = rig_settings(ctx, settings_overrides)
-    plan = assignment.plan_boards(settings)
+    source = choose_source(settings)
     timeline = Timeline()
     with ExitStack() as stack:
-        board = stack.enter_context(bringup.session_board(plan, settings, worker=name, worker_index=0,
+        board = stack.enter_context(bringup.session_board(source, settings, worker=name, worker_index=0,
                                                           state_dir=ctx.work_dir / "boards", timeline=timeline))
-        bringup.flash_board(board, bringup.firmware_image_path(settings, plan, ctx.work_dir / "image"), settings)
-        broker = stack.enter_context(HilBroker(bringup.broker_bind_address(settings, plan.mode),
+        bringup.flash_board(board, bringup.firmware_image_path(settings, source, ctx.work_dir / "image"), settings)
+        broker = stack.enter_context(HilBroker(source.broker_address(settings),
                                                settings.broker_port, log_name=f"broker-{name}",
                                                on_action=lambda text: timeline.action("broker", text)))
         prefix = f"{settings.topic_prefix}/{name}"

@@ -6,13 +6,11 @@ use the same ones, so the manual path and the test path cannot drift apart.
 
 from __future__ import annotations
 
-import ipaddress
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from nodemcu_hil import assignment, packages
+from nodemcu_hil import packages
 from nodemcu_hil.board import Board, connect_board, disconnect_board
 from nodemcu_hil.config import SOURCE_MARKER, Settings
 from nodemcu_hil.deploy import DeployResult, deploy, deploy_to, local_files
@@ -21,63 +19,34 @@ from nodemcu_hil.errors import ConfigError, DeviceHung
 from nodemcu_hil.flashing import FlashOutcome, flash_image
 from nodemcu_hil.ports import open_port
 from nodemcu_hil.secrets import reveal
-from nodemcu_hil.gpio import NoPins, SimPins, probe_pins
 from nodemcu_hil.images import ValidatedImage, validate_image
-from nodemcu_hil.inventory import MODE_HARDWARE, BoardRecord
+from nodemcu_hil.inventory import BoardRecord
 from nodemcu_hil.recovery import RUNG_SOFT_RESET, OutOfService, climb
-from nodemcu_hil.sim_rig import WorldControl, make_sim_image, virtual_board
+from nodemcu_hil.sources import BoardSource
 from nodemcu_hil.timeline import Timeline
 
-LOOPBACK = "127.0.0.1"
 RUNG_RESET = "reset"  # start_firmware: the board answered after a plain reset
 
 
 @contextmanager
-def session_board(plan: assignment.BoardPlan, settings: Settings, *, worker: str, worker_index: int,
+def session_board(source: BoardSource, settings: Settings, *, worker: str, worker_index: int,
                   state_dir: Path, timeline: Timeline) -> Iterator[Board]:
-    """This worker's board, leased (rig) or started (sim), identified, with its console."""
+    """This worker's board from the run's source (leased, started or acquired), identified,
+    with its console."""
     with ExitStack() as stack:
-        if plan.mode == MODE_HARDWARE:
-            record, lease = assignment.lease_assigned_board(plan, settings, worker_index)
-            stack.enter_context(lease)
-            timeline.action(record.name, f"leased {record.port}")
-            pins, wifi = _rig_pins(record, settings, stack), None
-        else:
-            record, process = stack.enter_context(virtual_board(
-                f"vnode-{worker}", state_dir / worker, wifi_ssid=settings.wifi_ssid,
-                wifi_password=settings.wifi_password))
-            timeline.action(record.name, f"started virtual board at {record.port}")
-            pins = NoPins(record.name) if settings.gpio_backend == "none" else SimPins(process.control)
-            wifi = WorldControl(process.control, timeline, record.name)
-        board = connect_board(record, timeline=timeline, pins=pins, wifi=wifi,
+        sourced = source.claim(settings, worker=worker, worker_index=worker_index, state_dir=state_dir,
+                               timeline=timeline, stack=stack)
+        board = connect_board(sourced.record, timeline=timeline, pins=sourced.pins, wifi=sourced.wifi,
                               log_dir=settings.report_dir / "serial")
         stack.callback(disconnect_board, board)
         yield board
 
 
-def _rig_pins(record: BoardRecord, settings: Settings, stack: ExitStack):
-    """How a real board's pins are observed: a wired probe board, or not at all."""
-    backend = settings.gpio_backend
-    if backend == "sim":
-        raise ConfigError("hil_gpio_backend=sim needs virtual boards", board=record.name,
-                          hint="use probe (with gpio_probe in boards.toml) or none on a rig")
-    if backend == "none" or (backend == "auto" and record.gpio_probe is None):
-        return NoPins(record.name)
-    if record.gpio_probe is None:
-        raise ConfigError("hil_gpio_backend=probe but the board has no gpio_probe in boards.toml",
-                          board=record.name, hint="wire a probe board and declare it, or use auto/none")
-    return stack.enter_context(probe_pins(record, lease_dir=settings.lease_dir,
-                                          lease_timeout=settings.lease_timeout))
-
-
-def firmware_image_path(settings: Settings, plan: assignment.BoardPlan, image_dir: Path) -> Path:
+def firmware_image_path(settings: Settings, source: BoardSource, image_dir: Path) -> Path:
+    """The setting firmware_image, else the source's own (virtual boards' image; a rig has none)."""
     if settings.firmware_image is not None:
         return settings.firmware_image
-    if plan.mode == MODE_HARDWARE:
-        raise ConfigError("no firmware image to flash on real boards",
-                          hint="set --hil-firmware-image (e.g. ESP8266_GENERIC-v1.28.0.bin)")
-    image_dir.mkdir(parents=True, exist_ok=True)
-    return make_sim_image(image_dir)
+    return source.default_image(image_dir)
 
 
 def flash_board(board: Board, image_path: Path, settings: Settings) -> FlashOutcome:
@@ -260,62 +229,3 @@ def deploy_manual(url: str, settings: Settings, *, board: str | None = None, mpy
     """`hil deploy` to a board at `url`: the fixtures' files for these settings, by hash."""
     return deploy_to(url, manual_files(settings, mpy=mpy, root=root), board=board, dry_run=dry_run,
                      reset=reset, out=out, secrets=deploy_secrets(settings))
-
-
-@dataclass(frozen=True)
-class Interface:
-    """One IPv4 address of this host, as `ifaddr` lists it."""
-
-    name: str
-    address: str
-    network: str  # e.g. 192.168.4.0/24
-
-    def __str__(self) -> str:
-        return f"{self.name} {self.address} ({self.network})"
-
-
-def ipv4_interfaces(adapters=None) -> list[Interface]:
-    """This host's IPv4 addresses a board could reach: not loopback, not link-local.
-
-    `adapters` is what `ifaddr.get_adapters()` returns (its default)."""
-    if adapters is None:
-        import ifaddr
-
-        adapters = ifaddr.get_adapters()
-    found = []
-    for adapter in adapters:
-        for ip in adapter.ips:
-            if not isinstance(ip.ip, str):
-                continue  # IPv6: (address, flowinfo, scope) tuples; the firmware speaks IPv4
-            interface = ipaddress.ip_interface(f"{ip.ip}/{ip.network_prefix}")
-            if interface.ip.is_loopback or interface.ip.is_link_local:
-                continue
-            found.append(Interface(getattr(adapter, "nice_name", None) or adapter.name, ip.ip,
-                                   str(interface.network)))
-    return found
-
-
-def choose_bind_address(interfaces: list[Interface]) -> str:
-    """The one interface a rig's broker listens on; none or several stop the run, naming
-    the setting that decides."""
-    if len(interfaces) == 1:
-        return interfaces[0].address
-    if not interfaces:
-        raise ConfigError("no non-loopback IPv4 interface for the broker on this host",
-                          hint="set hil_broker_bind to the address your boards' Wi-Fi network reaches")
-    listed = "; ".join(str(interface) for interface in interfaces)
-    raise ConfigError(f"hil_broker_bind=auto, but this host has {len(interfaces)} IPv4 interfaces: {listed}; "
-                      "the broker will not guess which network the boards are on",
-                      hint="set hil_broker_bind (--hil-broker-bind, HIL_BROKER_BIND or the hil_broker_bind ini key) "
-                           "to the address of the boards' network, e.g. "
-                           f"HIL_BROKER_BIND={interfaces[0].address}")
-
-
-def broker_bind_address(settings: Settings, mode: str, adapters=None) -> str:
-    """Loopback for virtual boards; on a rig the address the setting broker_bind names, or
-    with `auto` the host's one non-loopback IPv4 interface (several: a start-up error)."""
-    if settings.broker_bind != "auto":
-        return settings.broker_bind
-    if mode != MODE_HARDWARE:
-        return LOOPBACK
-    return choose_bind_address(ipv4_interfaces(adapters))

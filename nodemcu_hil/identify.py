@@ -8,13 +8,13 @@ of flashed.
 from __future__ import annotations
 
 import contextlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from nodemcu_hil import chip
 from nodemcu_hil.errors import HilError, PortBusy, WrongBoard
 from nodemcu_hil.esptool_session import DEFAULT_RESET, connect, quiet
 from nodemcu_hil.inventory import BoardRecord
-from nodemcu_hil.lease import lease_for
 from nodemcu_hil.ports import open_port
 
 ESP8266_CHIP = chip.CHIP_NAME
@@ -89,21 +89,17 @@ def verify_board(record: BoardRecord) -> BoardIdentity:
     return identity
 
 
-def probe_board(record: BoardRecord, lease_dir, *, lease_timeout: float = 0.0) -> ProbeResult:
-    """One line of `hil boards --probe`: never raises for a board-side problem."""
-    lease = lease_for(record, lease_dir)
-    if not lease.try_acquire(lease_timeout):
-        holder = lease.read_holder()
-        return ProbeResult(record.name, record.port, STATUS_BUSY,
-                           detail=f"leased by {holder.describe()}" if holder else "leased")
-    with lease:
-        try:
+def probe_board(record: BoardRecord, hold: AbstractContextManager) -> ProbeResult:
+    """One line of `hil boards --probe`: never raises for a board-side problem. `hold` is
+    the board's lease (or labgrid place) from its source, taken for the probe."""
+    try:
+        with hold:
             with contextlib.closing(open_port(record.port)) as serial_port:
                 identity = identify(serial_port)
-        except PortBusy as exc:
-            return ProbeResult(record.name, record.port, STATUS_BUSY, detail=str(exc))
-        except HilError as exc:
-            return ProbeResult(record.name, record.port, STATUS_UNREACHABLE, detail=str(exc))
+    except PortBusy as exc:
+        return ProbeResult(record.name, record.port, STATUS_BUSY, detail=exc.what)
+    except HilError as exc:
+        return ProbeResult(record.name, record.port, STATUS_UNREACHABLE, detail=str(exc))
     try:
         check_identity(record, identity)
     except WrongBoard as exc:

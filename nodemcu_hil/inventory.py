@@ -18,16 +18,13 @@ rig's inventory is edited by hand at the bench.
 from __future__ import annotations
 
 import re
-import shlex
-import string
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from nodemcu_hil import chip
+from nodemcu_hil.board_tables import GpioProbe, KeyedError, PowerCommands, check_port, parse_power, parse_probe
 from nodemcu_hil.errors import ConfigError, InventoryError
-from nodemcu_hil.ports import RFC2217_FORM, RFC2217_SCHEME, check_rfc2217_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,39 +33,11 @@ else:  # pragma: no cover
 
 MAC_PATTERN = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 FLASH_SIZES = {"1MB": 1 << 20, "2MB": 2 << 20, "4MB": 4 << 20, "8MB": 8 << 20, "16MB": 16 << 20}
+TOP_LEVEL_KEYS = {"board", "labgrid"}
 BOARD_KEYS = {"name", "port", "mac", "flash_size", "tags", "gpio_probe", "description", "power"}
-PROBE_KEYS = {"port", "pins"}
-PINS_FORM = 'pins = { "4" = "12" } (DUT GPIO = probe GPIO, both as strings or numbers)'
-POWER_ACTIONS = ("on", "off", "cycle")
-POWER_REQUIRED = ("on", "off")
-POWER_PLACEHOLDERS = ("name", "port", "mac")
-POWER_FORM = ('power = { on = "uhubctl -l 1-1 -p 2 -a on", off = "uhubctl -l 1-1 -p 2 -a off" } '
-              '(cycle optional; placeholders {name}, {port}, {mac})')
-ESP8266_PINS = frozenset(chip.GPIO_PINS)
 
 MODE_SIM = "sim"
 MODE_HARDWARE = "hardware"
-
-
-@dataclass(frozen=True)
-class GpioProbe:
-    """A second MicroPython board wired pin to pin: DUT pin -> probe pin."""
-
-    port: str
-    pins: dict[int, int]
-
-
-@dataclass(frozen=True)
-class PowerCommands:
-    """How a board's power is switched: one command template per action.
-
-    Without `cycle` a power cycle is `off`, then `on`. The templates are kept as written;
-    nodemcu_hil.power fills in the placeholders and runs them.
-    """
-
-    on: str
-    off: str
-    cycle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,15 +74,6 @@ def parse_flash_size(text: str) -> int:
     return FLASH_SIZES[key]
 
 
-def check_port(port: str) -> str:
-    if port.startswith(RFC2217_SCHEME):
-        return check_rfc2217_url(port)
-    if not port.startswith("/") and not re.match(r"^COM\d+$", port):
-        raise ValueError(f"port {port!r}: expected a device path (/dev/ttyUSB0, /dev/serial/by-id/...) "
-                         f"or {RFC2217_FORM}")
-    return port
-
-
 def _board_lines(text: str) -> list[int]:
     """1-based line of each [[board]] header, in file order."""
     return [number for number, line in enumerate(text.splitlines(), 1)
@@ -137,7 +97,22 @@ def _key_line(text: str, start: int, end: int, key: str) -> int:
     return start
 
 
+@dataclass(frozen=True)
+class BoardsFile:
+    """boards.toml as read: its [[board]] records and, for boards that are labgrid places,
+    its [labgrid] table as written (parsed by `nodemcu_hil.labgrid_places`)."""
+
+    path: Path
+    text: str
+    boards: list[BoardRecord]
+    labgrid: dict | None = None
+
+
 def load_inventory(path: Path) -> list[BoardRecord]:
+    return read_boards_file(path).boards
+
+
+def read_boards_file(path: Path) -> BoardsFile:
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -146,10 +121,17 @@ def load_inventory(path: Path) -> list[BoardRecord]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InventoryError(f"{path}: not valid TOML: {exc}") from None
-    unknown_top = set(data) - {"board"}
+    unknown_top = set(data) - TOP_LEVEL_KEYS
     if unknown_top:
         raise InventoryError(f"{path}: unknown top-level keys {sorted(unknown_top)}",
-                             hint="boards are declared as [[board]] tables")
+                             hint="boards are declared as [[board]] tables, labgrid places in a [labgrid] table")
+    labgrid = data.get("labgrid")
+    if labgrid is not None and not isinstance(labgrid, dict):
+        raise InventoryError(f"{path}: 'labgrid' must be a table ([labgrid])")
+    return BoardsFile(path=path, text=text, boards=_parse_boards(path, text, data), labgrid=labgrid)
+
+
+def _parse_boards(path: Path, text: str, data: dict) -> list[BoardRecord]:
     entries = data.get("board", [])
     if not isinstance(entries, list):
         raise InventoryError(f"{path}: 'board' must be an array of tables ([[board]])")
@@ -203,28 +185,20 @@ def _parse_board(path: Path, text: str, entry: dict, start: int, end: int) -> Bo
     probe = None
     if "gpio_probe" in entry:
         try:
-            probe = _parse_probe(entry["gpio_probe"])
+            probe = parse_probe(entry["gpio_probe"])
         except ValueError as exc:
             line = _first_line(text, start, end, ("gpio_probe", getattr(exc, "key", "pins"), "[board.gpio_probe]"))
             raise InventoryError(f"{path}:{line}: {exc}") from None
     power = None
     if "power" in entry:
         try:
-            power = _parse_power(entry["power"], has_mac=mac is not None)
-        except _KeyedError as exc:
+            power = parse_power(entry["power"], has_mac=mac is not None)
+        except KeyedError as exc:
             line = _first_line(text, start, end, ("power", exc.key, "[board.power]"))
             raise InventoryError(f"{path}:{line}: {exc}") from None
     return BoardRecord(name=entry["name"].strip(), port=port, mac=mac, flash_size=flash_size,
                        tags=tuple(tags), gpio_probe=probe, description=str(entry.get("description", "")),
                        power=power)
-
-
-class _KeyedError(ValueError):
-    """A mistake inside a board's sub-table, with the key whose line the message should point at."""
-
-    def __init__(self, key: str, message: str):
-        super().__init__(message)
-        self.key = key
 
 
 def _first_line(text: str, start: int, end: int, keys: Iterable[str]) -> int:
@@ -236,79 +210,6 @@ def _first_line(text: str, start: int, end: int, keys: Iterable[str]) -> int:
             if re.match(pattern, lines[number - 1]):
                 return number
     return start
-
-
-def _pin_number(raw: Any) -> int | None:
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw)
-    return None
-
-
-def _parse_probe(raw: Any) -> GpioProbe:
-    if not isinstance(raw, dict):
-        raise _KeyedError("gpio_probe", f'gpio_probe must be a table: gpio_probe = {{ port = "/dev/ttyUSB1", '
-                                        f"{PINS_FORM} }}")
-    unknown = set(raw) - PROBE_KEYS
-    if unknown:
-        raise _KeyedError(sorted(unknown)[0], f"gpio_probe: unknown keys {sorted(unknown)} (known: port, pins)")
-    port = raw.get("port")
-    if not isinstance(port, str) or not port.strip():
-        raise _KeyedError("port", f"gpio_probe needs a 'port': a device path or {RFC2217_FORM}")
-    try:
-        check_port(port)
-    except ValueError as exc:
-        raise _KeyedError("port", f"gpio_probe {exc}") from None
-    wiring = raw.get("pins")
-    if not isinstance(wiring, dict):
-        raise _KeyedError("pins", f"gpio_probe pins must be a table, not {wiring!r}: expected {PINS_FORM}")
-    pins: dict[int, int] = {}
-    for dut_pin, probe_pin in wiring.items():
-        dut, probe = _pin_number(dut_pin), _pin_number(probe_pin)
-        if dut is None or probe is None:
-            raise _KeyedError("pins", f"gpio_probe pin {dut_pin!r} = {probe_pin!r} is not a pair of GPIO numbers: "
-                                      f"expected {PINS_FORM}")
-        if dut not in ESP8266_PINS or probe not in ESP8266_PINS:
-            raise _KeyedError("pins", f"gpio_probe pin {dut}->{probe}: not an ESP8266 GPIO")
-        pins[dut] = probe
-    if not pins:
-        raise _KeyedError("pins", f"gpio_probe needs at least one wired pin: {PINS_FORM}")
-    return GpioProbe(port=port, pins=pins)
-
-
-def _check_template(action: str, template: str, has_mac: bool) -> None:
-    """Refuse what would only fail when the power is needed: unknown placeholders, bad quoting."""
-    try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
-        words = shlex.split(template)
-    except ValueError as exc:
-        raise _KeyedError(action, f"power {action} command {template!r}: {exc}") from None
-    for name in fields:
-        if name not in POWER_PLACEHOLDERS:
-            raise _KeyedError(action, f"power {action} command {template!r}: unknown placeholder {{{name}}} "
-                                      f"(known: {', '.join('{' + p + '}' for p in POWER_PLACEHOLDERS)})")
-        if name == "mac" and not has_mac:
-            raise _KeyedError(action, f"power {action} command uses {{mac}} but the board has no 'mac'")
-    if not words:
-        raise _KeyedError(action, f"power {action} command is empty: expected {POWER_FORM}")
-
-
-def _parse_power(raw: Any, has_mac: bool) -> PowerCommands:
-    if not isinstance(raw, dict):
-        raise _KeyedError("power", f"power must be a table: {POWER_FORM}")
-    unknown = set(raw) - set(POWER_ACTIONS)
-    if unknown:
-        key = sorted(unknown)[0]
-        raise _KeyedError(key, f"power: unknown action {key!r} (known: {', '.join(POWER_ACTIONS)})")
-    for action in POWER_REQUIRED:
-        if action not in raw:
-            raise _KeyedError("power", f"power needs an {action!r} command: {POWER_FORM}")
-    for action, template in raw.items():
-        if not isinstance(template, str):
-            raise _KeyedError(action, f"power {action} must be a command string, not {template!r}: {POWER_FORM}")
-        _check_template(action, template, has_mac)
-    return PowerCommands(on=raw["on"], off=raw["off"], cycle=raw.get("cycle"))
 
 
 def effective_mode(mode: str, boards_file: Path) -> str:

@@ -1,7 +1,7 @@
 """pytest plugin: options, ini keys, markers and fixtures over the harness drivers.
 
-No logic lives here: start-up (settings, board plan, report hooks) is `session`, board
-choice `assignment`, bring-up `bringup`, xdist workers `workers`, stash keys `stash`.
+No logic lives here: start-up (settings, board source, report hooks) is `session`, where
+boards come from `sources`, bring-up `bringup`, xdist workers `workers`, stash keys `stash`.
 Each hook and fixture is a few lines over one of those. Loaded by the pytest11 entry point
 wherever nodemcu-hil is installed, it starts nothing until a test asks for a HIL fixture,
 and writes report files only when the report directory is given (`nodemcu_hil.reporting`).
@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import pytest
 
-from nodemcu_hil import assignment, bringup, reporting, session
+from nodemcu_hil import bringup, reporting, session
 from nodemcu_hil import config as hil_config
 from nodemcu_hil.board import Board
 from nodemcu_hil.broker import HilBroker
 from nodemcu_hil.broker_security import session_security
 from nodemcu_hil.mqtt import MqttClient
 from nodemcu_hil.recovery import RUNG_SOFT_RESET, OutOfService
-from nodemcu_hil.stash import BROKER_LOG_KEY, FINGERPRINTS_KEY, PLAN_KEY, SETTINGS_KEY, TIMELINE_KEY
+from nodemcu_hil.sources import BoardSource
+from nodemcu_hil.stash import BROKER_LOG_KEY, FINGERPRINTS_KEY, SETTINGS_KEY, SOURCE_KEY, TIMELINE_KEY
 from nodemcu_hil.timeline import Timeline
 from nodemcu_hil.workers import worker_index, worker_name
 
@@ -70,18 +71,18 @@ def hil_settings(request: pytest.FixtureRequest, hil_session_settings: hil_confi
 
 
 @pytest.fixture(scope="session")
-def hil_board_plan(pytestconfig: pytest.Config) -> assignment.BoardPlan:
-    return pytestconfig.stash[PLAN_KEY]
+def hil_board_source(pytestconfig: pytest.Config) -> BoardSource:
+    """Where this run's boards come from: virtual boards, boards.toml, or labgrid places."""
+    return pytestconfig.stash[SOURCE_KEY]
 
 
 @pytest.fixture(scope="session")
-def hil_leased_board(pytestconfig: pytest.Config, hil_board_plan, hil_session_settings):
-    """The inventory record of this worker's board, leased for the whole session."""
-    if hil_board_plan.mode != "hardware":
-        pytest.skip("no real board in sim mode: virtual boards are leased by the sim fixtures")
-    record, lease = assignment.lease_assigned_board(hil_board_plan, hil_session_settings,
-                                                    worker_index(pytestconfig))
-    with lease:
+def hil_leased_board(pytestconfig: pytest.Config, hil_board_source, hil_session_settings):
+    """The record of this worker's real board, held for the whole session (no bring-up)."""
+    if not hil_board_source.records():
+        pytest.skip(f"no board to lease from the {hil_board_source.kind} source: "
+                    "virtual boards are started by the board fixture")
+    with hil_board_source.lease(hil_session_settings, worker_index(pytestconfig)) as record:
         yield record
 
 
@@ -94,9 +95,9 @@ def hil_timeline(pytestconfig: pytest.Config) -> Timeline:
 
 
 @pytest.fixture(scope="session")
-def board(pytestconfig, hil_board_plan, hil_session_settings, hil_timeline, tmp_path_factory) -> Board:
-    """This worker's board (leased real one, or a virtual one), identified, console attached."""
-    with bringup.session_board(hil_board_plan, hil_session_settings, worker=worker_name(pytestconfig),
+def board(pytestconfig, hil_board_source, hil_session_settings, hil_timeline, tmp_path_factory) -> Board:
+    """This worker's board from the run's source, identified, console attached."""
+    with bringup.session_board(hil_board_source, hil_session_settings, worker=worker_name(pytestconfig),
                                worker_index=worker_index(pytestconfig),
                                state_dir=tmp_path_factory.mktemp("boards"), timeline=hil_timeline) as leased:
         leased.facts.update(mac=leased.identity.mac)
@@ -105,20 +106,20 @@ def board(pytestconfig, hil_board_plan, hil_session_settings, hil_timeline, tmp_
 
 
 @pytest.fixture(scope="session")
-def flashed(board, hil_board_plan, hil_session_settings, tmp_path_factory) -> Board:
+def flashed(board, hil_board_source, hil_session_settings, tmp_path_factory) -> Board:
     """The board flashed with the configured MicroPython image (skipped when already there)."""
-    image = bringup.firmware_image_path(hil_session_settings, hil_board_plan, tmp_path_factory.mktemp("image"))
+    image = bringup.firmware_image_path(hil_session_settings, hil_board_source, tmp_path_factory.mktemp("image"))
     outcome = bringup.flash_board(board, image, hil_session_settings)
     board.facts["flash"] = "skipped" if outcome.skipped else f"written at {outcome.baud} baud"
     return board
 
 
 @pytest.fixture(scope="session")
-def broker(pytestconfig, hil_board_plan, hil_session_settings, hil_timeline, hil_topic_prefix) -> HilBroker:
+def broker(pytestconfig, hil_board_source, hil_session_settings, hil_timeline, hil_topic_prefix) -> HilBroker:
     """The in-process amqtt broker the firmware is configured to reach: no anonymous client,
     the harness's credentials everywhere, the board's (generated, or the settings
     broker_user/broker_password) only under this worker's topic prefix."""
-    host = bringup.broker_bind_address(hil_session_settings, hil_board_plan.mode)
+    host = hil_board_source.broker_address(hil_session_settings)
     security = session_security({worker_name(pytestconfig): hil_topic_prefix},
                                 user=hil_session_settings.broker_user,
                                 password=hil_session_settings.broker_password)

@@ -1,7 +1,7 @@
-"""What the pytest plugin does at start-up, behind its hooks: settings, board plan, reports.
+"""What the pytest plugin does at start-up, behind its hooks: settings, board source, reports.
 
-Nothing here starts a board, a broker or a process: resolving settings and planning the
-boards only read the command line, the environment, the ini file and `boards.toml`. The
+Nothing here starts a board, a broker or a process: resolving settings and choosing the
+board source only read the command line, the environment, the ini file and `boards.toml`. The
 report hooks (redaction, timelines) are always installed; the default report files only
 when the report directory was given (see `nodemcu_hil.reporting`).
 """
@@ -12,11 +12,11 @@ import os
 
 import pytest
 
-from nodemcu_hil import assignment, reporting
+from nodemcu_hil import reporting
 from nodemcu_hil import config as hil_config
 from nodemcu_hil.errors import HilError
-from nodemcu_hil.inventory import MODE_HARDWARE
-from nodemcu_hil.stash import PLAN_KEY, SETTINGS_KEY
+from nodemcu_hil.sources import choose_source
+from nodemcu_hil.stash import SETTINGS_KEY, SOURCE_KEY
 from nodemcu_hil.workers import worker_count
 
 HEADER_SETTINGS = ("boards_file", "flash_baud", "broker_bind", "wifi_ssid", "wifi_password", "gpio_backend")
@@ -37,28 +37,22 @@ def resolve_settings(config: pytest.Config) -> hil_config.Settings:
 
 
 def start(config: pytest.Config) -> None:
-    """Resolve the settings and plan the boards (a bad value stops the run here, naming its
-    source), keep both in the stash and install the report hooks."""
+    """Resolve the settings and choose the board source (a bad value stops the run here,
+    naming its source), keep both in the stash and install the report hooks.
+
+    The broker's address is worked out here too: on a rig, hil_broker_bind=auto on a host
+    on several networks stops the run before any board is touched."""
     try:
         settings = resolve_settings(config)
-        plan = assignment.plan_boards(settings)
-        assignment.check_capacity(plan, worker_count(config))
-        check_broker_bind(settings, plan)
+        source = choose_source(settings)
+        source.check_workers(worker_count(config))
+        source.broker_address(settings)
     except HilError as exc:
         raise pytest.UsageError(f"hil: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
-    config.stash[PLAN_KEY] = plan
+    config.stash[SOURCE_KEY] = source
     reporting.install(config, settings.report_dir,
                       default_files=settings.source_of("report_dir") != hil_config.SOURCE_DEFAULT)
-
-
-def check_broker_bind(settings: hil_config.Settings, plan: assignment.BoardPlan) -> None:
-    """On a rig, hil_broker_bind=auto must name one interface before any board is touched:
-    a host on several networks stops the run here, listing them (nothing is started)."""
-    from nodemcu_hil import bringup
-
-    if plan.mode == MODE_HARDWARE:
-        bringup.broker_bind_address(settings, plan.mode)
 
 
 def marker_settings(settings: hil_config.Settings, item: pytest.Item) -> hil_config.Settings:
@@ -80,8 +74,8 @@ def check_markers(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 
 def header(config: pytest.Config) -> list[str]:
-    if PLAN_KEY not in config.stash:
+    if SOURCE_KEY not in config.stash:
         return []
     settings = config.stash[SETTINGS_KEY]
-    return [f"hil: {config.stash[PLAN_KEY].describe()}",
+    return [f"hil: {config.stash[SOURCE_KEY].describe()}",
             "hil: " + ", ".join(settings.describe(name) for name in HEADER_SETTINGS)]

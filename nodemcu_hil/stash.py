@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from nodemcu_hil.assignment import BoardPlan
 from nodemcu_hil.config import Settings
 from nodemcu_hil.messages import MessageLog
+from nodemcu_hil.sources import BoardSource
 from nodemcu_hil.timeline import Timeline
 
 # On the config, set by the plugin at start-up.
 SETTINGS_KEY = pytest.StashKey[Settings]()
-PLAN_KEY = pytest.StashKey[BoardPlan]()
+SOURCE_KEY = pytest.StashKey[BoardSource]()
 
 # On the config, filled by the plugin's fixtures, read when a test's reports are made.
 TIMELINE_KEY = pytest.StashKey[Timeline]()

@@ -243,7 +243,7 @@ def test_the_harness_imports_and_names_no_firmware_of_this_repository():
 
 
 def test_the_scan_reads_the_settings_errors_name():
-    assert "gpio_backend" in {name for text in error_texts(HARNESS / "bringup.py") for name in named_settings(text)}
+    assert "gpio_backend" in {name for text in error_texts(HARNESS / "sources" / "base.py") for name in named_settings(text)}
 
 
 def test_a_missing_firmware_tree_is_named_by_its_setting(tmp_path, monkeypatch, capsys):

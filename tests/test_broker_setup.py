@@ -9,12 +9,14 @@ import ifaddr
 import pytest
 
 from fixtures.device_config import build
-from nodemcu_hil import bringup, config, session
-from nodemcu_hil.assignment import BoardPlan
+from nodemcu_hil import bind_address, bringup, config
 from nodemcu_hil.broker_security import session_security
 from nodemcu_hil.device_config import DeviceContext, build_files, generic_files
 from nodemcu_hil.errors import ConfigError
-from nodemcu_hil.inventory import MODE_HARDWARE, MODE_SIM
+from nodemcu_hil.inventory import BoardRecord
+from nodemcu_hil.sources import LocalSource, VirtualSource
+
+pytest_plugins = ["pytester"]
 
 
 def device(settings: config.Settings) -> DeviceContext:
@@ -72,13 +74,13 @@ LINK_LOCAL = ("usb0", [("169.254.7.7", 16)])
 
 
 def test_one_interface_is_chosen():
-    assert bringup.choose_bind_address(bringup.ipv4_interfaces(adapters(LOOPBACK, WIFI, LINK_LOCAL))) \
+    assert bind_address.choose_bind_address(bind_address.ipv4_interfaces(adapters(LOOPBACK, WIFI, LINK_LOCAL))) \
         == "192.168.4.10"
 
 
 def test_several_interfaces_stop_the_run_listing_them_and_the_setting():
     with pytest.raises(ConfigError) as refused:
-        bringup.choose_bind_address(bringup.ipv4_interfaces(adapters(LOOPBACK, WIFI, LAN, DOCKER)))
+        bind_address.choose_bind_address(bind_address.ipv4_interfaces(adapters(LOOPBACK, WIFI, LAN, DOCKER)))
     text = f"{refused.value} {refused.value.hint}"
     for shown in ("wlan0 192.168.4.10 (192.168.4.0/24)", "eth0 10.20.0.5 (10.20.0.0/16)",
                   "docker0 172.17.0.1 (172.17.0.0/16)", "hil_broker_bind"):
@@ -88,22 +90,31 @@ def test_several_interfaces_stop_the_run_listing_them_and_the_setting():
 
 def test_no_interface_is_an_error_too():
     with pytest.raises(ConfigError, match="no non-loopback"):
-        bringup.choose_bind_address(bringup.ipv4_interfaces(adapters(LOOPBACK, LINK_LOCAL)))
+        bind_address.choose_bind_address(bind_address.ipv4_interfaces(adapters(LOOPBACK, LINK_LOCAL)))
 
 
-def test_virtual_boards_keep_loopback_and_a_setting_wins():
-    several = adapters(LOOPBACK, WIFI, LAN)
-    assert bringup.broker_bind_address(config.resolve(), MODE_SIM, several) == "127.0.0.1"
-    chosen = config.resolve(env={"HIL_BROKER_BIND": "127.0.0.1"})
-    assert bringup.broker_bind_address(chosen, MODE_HARDWARE, several) == "127.0.0.1"
-    with pytest.raises(ConfigError):
-        bringup.broker_bind_address(config.resolve(), MODE_HARDWARE, several)
+def rig_source() -> LocalSource:
+    return LocalSource([BoardRecord(name="nodemcu-1", port="/dev/ttyUSB0")], "boards.toml", "test")
 
 
-def test_several_interfaces_on_a_rig_are_a_start_up_error(monkeypatch):
+def test_virtual_boards_keep_loopback_and_a_setting_wins(monkeypatch):
     monkeypatch.setattr(ifaddr, "get_adapters", lambda: adapters(LOOPBACK, WIFI, LAN))
-    rig = BoardPlan(MODE_HARDWARE, (), "test")
+    assert VirtualSource("test").broker_address(config.resolve()) == "127.0.0.1"
+    chosen = config.resolve(env={"HIL_BROKER_BIND": "127.0.0.1"})
+    assert rig_source().broker_address(chosen) == "127.0.0.1"
+
+
+def test_several_interfaces_on_a_rig_are_an_error_before_any_board(monkeypatch):
+    monkeypatch.setattr(ifaddr, "get_adapters", lambda: adapters(LOOPBACK, WIFI, LAN))
     with pytest.raises(ConfigError, match="hil_broker_bind=auto"):
-        session.check_broker_bind(config.resolve(), rig)
-    session.check_broker_bind(config.resolve(), BoardPlan(MODE_SIM, (), "test"))  # virtual boards: loopback
-    session.check_broker_bind(config.resolve(env={"HIL_BROKER_BIND": "127.0.0.1"}), rig)
+        rig_source().broker_address(config.resolve())
+
+
+def test_a_rig_run_with_several_interfaces_stops_at_start_up(pytester, monkeypatch):
+    """session.start asks the source for the broker's address before any fixture runs."""
+    monkeypatch.setattr(ifaddr, "get_adapters", lambda: adapters(LOOPBACK, WIFI, LAN))
+    pytester.makefile(".toml", boards='[[board]]\nname = "nodemcu-1"\nport = "/dev/ttyUSB0"\n')
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*hil_broker_bind=auto*"])
