@@ -145,27 +145,31 @@ def _outages(events: Sequence[Event]) -> list[Band]:
     return bands
 
 
+def _is_up(event: Event) -> bool:
+    return event.source == SOURCE_MQTT and mqtt_parts(event)[1] == UP and not mqtt_parts(event)[2]
+
+
 def _gaps(events: Sequence[Event]) -> list[Band]:
     """From the firmware's first sign of a lost link (a console line, its will) to its next
-    "connected" console line; a firmware that never says so: to its next MQTT message."""
+    "connected" console line. A firmware that never says so, or a window that ends before it
+    does: to the board's first MQTT message after the last sign of the loss."""
     says_connected = any(e.source == SOURCE_CONSOLE and BACK_LINE.search(e.text) and not LOSS_LINE.search(e.text)
                          for e in events)
-    gaps, start = [], None
+    gaps, start, last_loss = [], None, None
     for event in events:
-        if event.source == SOURCE_CONSOLE and LOSS_LINE.search(event.text):
+        if (event.source == SOURCE_CONSOLE and LOSS_LINE.search(event.text)) or \
+                (event.source == SOURCE_MQTT and mqtt_parts(event)[2]):
             start = event.at if start is None else start
+            last_loss = event.at
             continue
-        is_mqtt = event.source == SOURCE_MQTT
-        if is_mqtt and mqtt_parts(event)[2]:
-            start = event.at if start is None else start
-            continue
-        back = (event.source == SOURCE_CONSOLE and BACK_LINE.search(event.text)) if says_connected else \
-            (is_mqtt and mqtt_parts(event)[1] == UP)
+        back = event.source == SOURCE_CONSOLE and BACK_LINE.search(event.text) if says_connected else _is_up(event)
         if start is not None and back:
             gaps.append(Band(start, event.at, GAP, f"reconnect gap {event.at - start:.2f} s"))
             start = None
     if start is not None:
-        gaps.append(Band(start, None, GAP, "no reconnect"))
+        heard = next((event.at for event in events if event.at > last_loss and _is_up(event)), None)
+        gaps.append(Band(start, heard, GAP, "no reconnect" if heard is None else
+                         f"reconnect gap {heard - start:.2f} s"))
     return gaps
 
 

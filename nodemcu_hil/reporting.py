@@ -8,6 +8,11 @@ as a swimlane picture (`nodemcu_hil.report_svg`) with the text beside it, and th
 `micropython_version`, `free_heap`). Secrets are masked in all of it, and in failure
 texts, captured output and recorded properties, before any reporter sees the report.
 
+The run's facts (mode, boards, image, firmware tree, harness version, settings and their
+sources: `nodemcu_hil.run_facts`) travel on teardown reports from wherever the boards are
+(an xdist worker) to the process that writes the reports, which puts them at the top of
+the HTML report and into the JUnit testsuite's properties (`nodemcu_hil.report_facts`).
+
 Default report files: when the report directory is given (`--hil-report-dir`,
 `HIL_REPORT_DIR` or the `hil_report_dir` ini key), a run writes `<report_dir>/junit.xml` and
 a self-contained `<report_dir>/report.html` unless the command line names other files.
@@ -27,8 +32,9 @@ import time
 from pathlib import Path
 
 import pytest
+from _pytest.junitxml import xml_key
 
-from nodemcu_hil import report_svg
+from nodemcu_hil import report_facts, report_svg, run_facts
 from nodemcu_hil.config import SETTINGS_BY_NAME, SOURCE_DEFAULT, SOURCE_ENV, describe_source
 from nodemcu_hil.evidence import (boards_used, fingerprint_lines, fingerprint_properties, render_events,
                                window_events)
@@ -57,6 +63,7 @@ class ReportPlugin:
 
     def __init__(self, config: pytest.Config):
         self.config = config
+        self.facts = run_facts.RunFacts()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -76,7 +83,47 @@ class ReportPlugin:
         mask = masker(secret_values(self.config, item))
         redact_report(report, mask)
         self._attach_evidence(item, report, mask)
+        if report.when == "teardown":
+            self._attach_run_facts(item, report, mask)
         return report
+
+    def _attach_run_facts(self, item: pytest.Item, report: pytest.TestReport, mask) -> None:
+        """The facts of the boards this test used, as plain JSON on its teardown report: the
+        way they reach an xdist controller (`pytest_runtest_logreport` below)."""
+        settings = session_settings(self.config)
+        firmware_dir = None if settings is None else self.config.rootpath / settings.firmware_dir
+        funcargs = getattr(item, "funcargs", None) or {}
+        boards = [funcargs[name] for name in BOARD_FIXTURES
+                  if hasattr(funcargs.get(name), "record") and hasattr(funcargs.get(name), "facts")]
+        carried = {board.name: {key: value if isinstance(value, (int, float)) else mask(str(value))
+                                for key, value in run_facts.board_facts(board, firmware_dir).items()}
+                   for board in boards}
+        if carried:
+            setattr(report, run_facts.RUN_FACTS_ATTR, carried)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.facts.add(getattr(report, run_facts.RUN_FACTS_ATTR, None))
+
+    def _facts_parts(self):
+        settings = session_settings(self.config)
+        mask = masker(secret_values(self.config))
+        return self.facts.run_level(settings), run_facts.setting_rows(settings), mask
+
+    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None or hasattr(self.config, "workerinput") or session_settings(self.config) is None:
+            return
+        run_level, settings, mask = self._facts_parts()
+        for name, value in report_facts.junit_properties(self.facts, run_level, settings, mask):
+            xml.add_global_property(name, value)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix: list, summary: list, postfix: list, session) -> None:
+        """The run's facts at the top of the HTML report (pytest-html calls this at the end)."""
+        if session_settings(self.config) is None:
+            return
+        prefix.append(report_facts.html_section(self.facts, *self._facts_parts()))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector):

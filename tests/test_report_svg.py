@@ -140,3 +140,11 @@ def test_masking_happens_before_escaping(secret_in):
     text, board = (f"pw {secret}", "b") if secret_in == "text" else ("x", secret)
     markup = render([Event(0.0, "console", board, text)], 0.0, masker([secret]))
     assert "a&lt;b&amp;c" not in markup and "***" in markup
+
+
+def test_a_window_that_ends_before_the_firmware_says_connected_closes_the_gap_at_its_next_message():
+    events = [Event(0.1, "console", "b", "mqtt: connected as x/ab12 (reconnects 0)"),
+              Event(0.5, "mqtt", "ab12", "x/ab12/status offline [qos1, retained, will]"),
+              Event(0.6, "console", "b", "mqtt: link lost (MQTTException(1,))"),
+              Event(1.8, "mqtt", "ab12", "x/ab12/status online [qos1, retained]")]
+    assert [_title(g) for g in _groups(_svg(events), "gap")] == ["reconnect gap 1.30 s"]
