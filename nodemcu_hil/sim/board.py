@@ -7,6 +7,12 @@ session that has ended is dropped, so a stopping application cannot leak bytes i
 next boot. Host bytes arrive through `receive()`; chip bytes leave through the listeners
 that the link registers. All state changes happen under one lock; output fan-out has its
 own lock so an application thread may transmit while the board is busy.
+
+Power is switched from outside (`power_off`, `power_on`, `power_cycle`, as a per-port
+USB hub does): off, the chip and its USB-serial bridge are dead, so the link carries
+nothing and DTR/RTS do nothing; the flash file stays, everything in RAM goes. The bridge
+can also hang on its own (`stick_bridge`, as CH340s do): the chip runs on, but nothing
+crosses the link and DTR/RTS do nothing until the power is cycled.
 """
 
 from __future__ import annotations
@@ -66,7 +72,14 @@ class Board:
         self.reset_count = 0
         self.resets: list[dict] = []
         self._timer: threading.Timer | None = None
+        self.powered = False
+        self.bridge_stuck = False
         self.circuit = ResetCircuit(self._on_reset, self._on_boot)
+
+    @property
+    def link_up(self) -> bool:
+        """Whether the USB-serial bridge passes bytes and modem lines."""
+        return self.powered and not self.bridge_stuck
 
     # -- wiring ---------------------------------------------------------------------
 
@@ -76,7 +89,7 @@ class Board:
 
     def _sink_for(self, session: int) -> Listener:
         def sink(data: bytes, baud: int) -> None:
-            if session != self._session:
+            if session != self._session or not self.link_up:
                 return
             if self.config.pace:
                 self._tx_pacer.wait(len(data), baud)
@@ -89,6 +102,8 @@ class Board:
 
     def receive(self, data: bytes, host_baud: int) -> None:
         """Bytes the host sent at `host_baud`; garbled if the chip listens at another rate."""
+        if not self.link_up:
+            return
         if self.config.pace:
             self._rx_pacer.wait(len(data), host_baud)
         with self._lock:
@@ -111,16 +126,22 @@ class Board:
 
     def set_dtr(self, asserted: bool) -> None:
         with self._lock:
+            if not self.link_up:
+                return
             self.circuit.set_dtr(asserted)
             self._schedule_latch()
 
     def set_rts(self, asserted: bool) -> None:
         with self._lock:
+            if not self.link_up:
+                return
             self.circuit.set_rts(asserted)
             self._schedule_latch()
 
     def set_lines(self, dtr: bool, rts: bool) -> None:
         with self._lock:
+            if not self.link_up:
+                return
             self.circuit.set_lines(dtr, rts)
             self._schedule_latch()
 
@@ -130,6 +151,8 @@ class Board:
         esptool's reset before it syncs) or high (a flash boot, as its hard reset at the end).
         The boot is decided at once."""
         with self._lock:
+            if not self.link_up:
+                return
             self._cancel_timer()
             pull_gpio0 = download and "flash" not in self.circuit.pressed
             if pull_gpio0:
@@ -156,8 +179,36 @@ class Board:
     # -- power and resets -----------------------------------------------------------
 
     def power_on(self) -> None:
+        """Power applied: the bridge starts fresh (lines released, not stuck) and the chip
+        boots with the straps as they are, ROM message at 74880 baud first."""
         with self._lock:
+            if self.powered:
+                return
+            self.bridge_stuck = False
+            self.circuit.set_lines(False, False)  # unpowered: no reset or boot follows
+            self.powered = True
             self.circuit.power_on()
+
+    def power_off(self) -> None:
+        """Power removed: the firmware dies with its RAM and REPL state; the flash stays."""
+        with self._lock:
+            if not self.powered:
+                return
+            self.powered = False
+            self._cancel_timer()
+            self._stop_running()
+            self._new_session(BOOT_MESSAGE_BAUD)  # whatever the chip was still sending is lost
+            self.mode = MODE_OFF
+
+    def power_cycle(self) -> None:
+        with self._lock:
+            self.power_off()
+            self.power_on()
+
+    def stick_bridge(self) -> None:
+        """The USB-serial bridge hangs: only a power cycle brings it back."""
+        with self._lock:
+            self.bridge_stuck = True
 
     def reboot(self, cause: int) -> None:
         """A reset from inside the chip (watchdog, machine.reset()): straps re-read."""
@@ -193,10 +244,14 @@ class Board:
                 "pressed": sorted(self.circuit.pressed),
                 "mac": ":".join(f"{b:02x}" for b in self.config.mac),
                 "flash_size": self.config.flash_size,
+                "powered": self.powered,
+                "bridge_stuck": self.bridge_stuck,
             }
 
     def _schedule_latch(self) -> None:
         self._cancel_timer()
+        if not self.powered:
+            return
         deadline = self.circuit.deadline()
         if deadline is None:
             return
@@ -227,11 +282,15 @@ class Board:
         self.uart = Uart(self._sink_for(self._session), baud)
 
     def _on_reset(self) -> None:
+        if not self.powered:
+            return
         self._stop_running()
         self._new_session(BOOT_MESSAGE_BAUD)
         self.mode = MODE_RESET
 
     def _on_boot(self, mode: BootMode, cause: int) -> None:
+        if not self.powered:
+            return
         self._stop_running()
         self._new_session(BOOT_MESSAGE_BAUD)
         self.reset_count += 1

@@ -5,7 +5,9 @@ Prints one line once every endpoint accepts connections:
     READY rfc2217://HOST:PORT [pty=PATH] control=HOST:PORT
 
 and runs until SIGINT or SIGTERM, then closes the flash file intact. `--make-image PATH`
-writes a small MicroPython image the board boots and exits without starting a board. Every setting is
+writes a small MicroPython image the board boots and exits without starting a board. `--power
+on|off|cycle --control HOST:PORT` switches the power of a board already running there (what a
+per-port USB hub does to a real one) and exits. Every setting is
 checked and every port taken before anything starts, so a bad value or a port in use
 ends with one line on stderr, a non-zero exit, and nothing left behind.
 """
@@ -20,6 +22,8 @@ import tempfile
 import threading
 from contextlib import ExitStack
 from pathlib import Path
+
+from nodemcu_hil.sim.control import POWER_COMMANDS
 
 EXIT_USAGE = 2
 EXIT_START_FAILED = 1
@@ -57,6 +61,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "hold high flash rates)")
     parser.add_argument("--make-image", metavar="PATH", help="write a small MicroPython image the board "
                         "boots (firmware.bin layout) to PATH and exit, starting nothing")
+    parser.add_argument("--power", choices=tuple(POWER_COMMANDS), help="switch the power of the board running with "
+                        "its control endpoint at --control HOST:PORT, then exit, starting nothing "
+                        "(cycle: off, then on)")
     parser.add_argument("--world", metavar="FILE", help="TOML file with the starting world: Wi-Fi access "
                         "points, link, latency, blackhole, GPIO inputs (format: nodemcu_hil/sim/world_control.py)")
 
@@ -82,6 +89,8 @@ def parse_flash_size(text: str) -> int:
 def run(args) -> int:
     if getattr(args, "make_image", None):
         return _make_image(args.make_image)
+    if getattr(args, "power", None):
+        return _switch_power(args.power, args.control)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -108,6 +117,22 @@ def _make_image(path: str) -> int:
         print(make_image(path), flush=True)
     except OSError as exc:
         print(f"hil sim: cannot write the image {path}: {exc.strerror}", file=sys.stderr, flush=True)
+        return EXIT_START_FAILED
+    return 0
+
+
+def _switch_power(action: str, control: str) -> int:
+    from nodemcu_hil.sim.control import ControlClient, ControlError
+
+    try:
+        host, port = parse_listen(control, "--control")
+        if port == 0:
+            raise SimError(f"--power {action} needs --control HOST:PORT: the control endpoint of the running "
+                           f"board, as its READY line prints it")
+        with ControlClient(f"{host}:{port}") as client:
+            client.power(action)
+    except (SimError, ControlError) as exc:
+        print(f"hil sim: {exc}", file=sys.stderr, flush=True)
         return EXIT_START_FAILED
     return 0
 

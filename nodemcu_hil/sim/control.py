@@ -4,7 +4,9 @@ JSON lines over TCP on loopback. A request is one object `{"cmd": NAME, ...param
 reply is `{"ok": true, ...result}` or `{"ok": false, "error": TEXT}`. Commands live in a
 table (`ControlServer.register(name, handler)`, handler(params: dict) -> dict), so the
 MicroPython runtime and the world add theirs (GPIO, Wi-Fi) next to the board's own:
-`press` / `release` (button `flash` or `rst`), `state`, `reset`, `commands`.
+`press` / `release` (button `flash` or `rst`), `state`, `reset`, `commands`, the power
+switch `power_off` / `power_on` / `power_cycle`, and the fault `bridge_stuck` (the USB-serial
+bridge hangs; only a power cycle clears it).
 `ControlClient` is the Python side; it is part of the package's public face.
 """
 
@@ -91,8 +93,11 @@ class ControlServer:
                 stream.flush()
 
 
+POWER_COMMANDS = {"on": "power_on", "off": "power_off", "cycle": "power_cycle"}
+
+
 def register_board_commands(server: ControlServer, board) -> None:
-    """The NodeMCU's own controls: its two buttons, a reset, and its state."""
+    """The NodeMCU's own controls: its two buttons, a reset, its power, and its state."""
 
     def press(params: dict) -> dict:
         board.press(_button(params))
@@ -111,6 +116,16 @@ def register_board_commands(server: ControlServer, board) -> None:
     server.register("release", release)
     server.register("reset", reset)
     server.register("state", lambda params: board.state())
+    for command in POWER_COMMANDS.values():
+        server.register(command, _switch(getattr(board, command)))
+    server.register("bridge_stuck", _switch(board.stick_bridge))
+
+
+def _switch(action: Callable[[], None]) -> Handler:
+    def handler(params: dict) -> dict:
+        action()
+        return {}
+    return handler
 
 
 def _button(params: dict) -> str:
@@ -168,6 +183,16 @@ class ControlClient:
 
     def state(self) -> dict:
         return self.call("state")
+
+    def power(self, action: str) -> None:
+        """Switch the board's power: "on", "off" or "cycle" (off, then on)."""
+        if action not in POWER_COMMANDS:
+            raise ControlError(f"unknown power action {action!r}; known: {', '.join(POWER_COMMANDS)}")
+        self.call(POWER_COMMANDS[action])
+
+    def stick_bridge(self) -> None:
+        """Hang the board's USB-serial bridge: the link goes silent both ways until a power cycle."""
+        self.call("bridge_stuck")
 
     def close(self) -> None:
         for closer in (self._stream.close, self._sock.close):
