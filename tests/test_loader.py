@@ -11,7 +11,7 @@ import os
 import struct
 
 import pytest
-from esptool.cmds import DETECTED_FLASH_SIZES
+from esptool.cmds import DETECTED_FLASH_SIZES, detect_flash_size
 from esptool.loader import StubFlasher
 from esptool.targets.esp8266 import ESP8266ROM
 
@@ -102,10 +102,32 @@ def test_mac_helpers():
     efuse.check_mac(first)
 
 
+def test_flash_reads_nothing_until_the_rom_attaches_it(chip):
+    """Item 8: a freshly reset chip's SPI pins are not configured: RDID reads ones and
+    SFDP has no signature, so esptool's size detection says Unknown; esptool's attach
+    (FLASH_BEGIN(0, 0) on the ROM) makes the flash answer. A reset detaches it again."""
+    loader, _ = chip
+    esp = ESP8266ROM(LoaderPort(*chip))
+    assert esp.flash_id() == 0xFFFFFF
+    assert detect_flash_size(esp) is None
+    assert esp.read_spiflash_sfdp(0, 32) == 0xFFFFFFFF
+    esp.flash_spi_attach(0)
+    assert DETECTED_FLASH_SIZES[esp.flash_id(cache=False) >> 16] == "4MB"
+    assert esp.read_spiflash_sfdp(0, 32) == 0x50444653
+    loader.reset()
+    assert esp.flash_id(cache=False) == 0xFFFFFF
+
+
+def test_the_stub_attaches_the_flash_itself(chip):
+    esp = ESP8266ROM(LoaderPort(*chip)).run_stub()
+    assert detect_flash_size(esp) == "4MB"
+
+
 @pytest.mark.parametrize("size", [1 << 20, 2 << 20, 4 << 20, 16 << 20])
 def test_flash_id_and_sfdp_through_spi_registers(tmp_path, size):
     with Flash(tmp_path / "f.bin", size=size) as f:
         esp = ESP8266ROM(LoaderPort(*make_chip(f)))
+        esp.flash_spi_attach(0)
         flash_id = esp.flash_id()
         assert flash_id & 0xFF == 0xEF and flash_id >> 24 == 0
         assert DETECTED_FLASH_SIZES[flash_id >> 16] == f"{size >> 20}MB"
@@ -115,6 +137,7 @@ def test_flash_id_and_sfdp_through_spi_registers(tmp_path, size):
 
 
 def test_status_register_write_and_read_back(esp):
+    esp.flash_spi_attach(0)
     esp.write_status(0x0204, 2)
     assert esp.read_status(2) == 0x0204
 

@@ -80,6 +80,7 @@ class RomLoader:
         74880-baud boot text) sets it after calling this."""
         with self._lock:
             self.stub_running = False
+            self.spi.detach()
             self.uart.baud = ROM_LOADER_BAUD
             self._forget_sessions()
             self._decoder.reset()
@@ -204,6 +205,7 @@ class RomLoader:
         """The MEM_END reply is already out; the stub now greets, as the real one does."""
         self._forget_sessions()
         self.stub_running = True
+        self.spi.attach()  # the stub attaches the flash before it greets
         self.send_frame(STUB_GREETING)
 
     def flash_data(self, request: Request) -> Reply:
@@ -224,6 +226,7 @@ class RomLoader:
         if (total or erase_size) and offset >= self.flash.size:
             raise CommandError(Failure.FLASH_OP_FAILED,
                                f"offset {offset:#x} beyond the {self.flash.size:#x}-byte flash")
+        self.spi.attach()  # the ROM configures the flash pins on FLASH_BEGIN
         rom_erase(self.flash, offset, erase_size)
         self.flash_write = FlashWrite(self.flash, offset, total, lazy_erase=False)
         return Reply()

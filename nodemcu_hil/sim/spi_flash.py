@@ -6,6 +6,12 @@ WRITE_REG: USER (+0x1C) says which phases run, USER1 (+0x20) gives bit lengths, 
 bit 18 and polls until the controller clears it, and reads the answer from W0 (+0x40).
 This controller answers at once; the flash chip behind it is a Winbond-style part whose
 JEDEC id encodes the emulated size (EF 40 14/15/16/18 for 1/2/4/16 MB).
+
+After a chip reset the flash is not attached: the ROM loader configures the SPI pins
+only for its first FLASH_BEGIN (esptool's "Enabling default SPI flash mode...", which is
+FLASH_BEGIN(0, 0, 0x400, 0)), and the flasher stub attaches at start. Until then nothing
+drives MISO: RDID reads ff ff ff ("Detected flash size: Unknown") and SFDP has no
+signature (issue 13, item 8).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ WINBOND_MEMORY_TYPE = 0x40
 CAPACITY_CODES = {1 << 20: 0x14, 2 << 20: 0x15, 4 << 20: 0x16, 16 << 20: 0x18}
 SFDP_SIGNATURE = b"SFDP"
 SFDP_BFPT_POINTER = 0x80
+FLOATING_MISO = b"\xff"  # nothing drives MISO: the pull-up reads ones
 
 
 def jedec_id(size: int) -> bytes:
@@ -74,6 +81,15 @@ class SpiController:
         self._regs: dict[int, int] = {}
         self._status = [0, 0, 0]
         self.commands_run: list[int] = []
+        self.attached = False
+
+    def attach(self) -> None:
+        """The flash pins configured (ROM FLASH_BEGIN, the stub's start, SPI_ATTACH)."""
+        self.attached = True
+
+    def detach(self) -> None:
+        """A chip reset: the ROM has not touched the SPI pins yet."""
+        self.attached = False
 
     @staticmethod
     def owns(addr: int) -> bool:
@@ -113,6 +129,8 @@ class SpiController:
         self._regs[SPI_W0] = value
 
     def _answer(self, opcode: int, addr: int | None, length: int) -> bytes:
+        if not self.attached:
+            return FLOATING_MISO * length
         if opcode == CMD_RDID:
             return self._id
         if opcode == CMD_RDSFDP:
@@ -120,10 +138,10 @@ class SpiController:
             return self._sfdp[start:start + length].ljust(length, b"\xff")
         if opcode in CMD_RDSR:
             return bytes([self._status[CMD_RDSR.index(opcode)]])
-        return b"\xff" * length  # nothing drives MISO: the pull-up reads ones
+        return FLOATING_MISO * length
 
     def _apply_write(self, opcode: int, mosi: bytes) -> None:
-        if opcode in CMD_WRSR and mosi:
+        if self.attached and opcode in CMD_WRSR and mosi:
             first = CMD_WRSR.index(opcode)
             for i, byte in enumerate(mosi[: 3 - first]):
                 self._status[first + i] = byte

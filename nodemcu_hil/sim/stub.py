@@ -153,6 +153,7 @@ class StubCommands:
 
     def spi_attach(self, request: Request) -> Reply:
         unpack_words(request.data, 1)
+        self._chip.spi.attach()
         return Reply()
 
     def change_baudrate(self, request: Request) -> Reply:
