@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -159,3 +160,76 @@ def test_figure_direction():
     assert Figure.parse("free_heap:higher").is_worse(30000, 19000, 1.5)
     assert not Figure.parse("free_heap:higher").is_worse(30000, 60000, 1.5)
     assert MISSING != REGRESSION
+
+
+def _page(capsys, args: list[str]) -> tuple[int, str]:
+    code = main(["compare", "--format", "html", *args])
+    return code, capsys.readouterr().out
+
+
+def test_html_sets_several_runs_side_by_side_with_a_chart_per_figure(junit_run, capsys):
+    import xml.etree.ElementTree as ET
+
+    from tests.report_html import external_references
+
+    runs = [junit_run("a", RECONNECT="2.0"), junit_run("b", RECONNECT="2.2"),
+            junit_run("c", RECONNECT="4.0", BREAK_RECONNECT="1")]
+    code, page = _page(capsys, ["--figure", "reconnect_seconds", *map(str, runs)])
+    assert code == 1
+    assert "<script" not in page and external_references(page) == []
+    assert page.count("<th>C</th>") == 2 and "1 regression(s) in C against B" in page
+    charts = [ET.fromstring(svg) for svg in re.findall(r'<svg [^>]*class="trend".*?</svg>', page)]
+    assert len(charts) == 2, "one chart per figure: free_heap of test_boot, reconnect_seconds"
+    dots = {chart.find("{http://www.w3.org/2000/svg}title").text:
+            [(c.get("class"), c.find("{http://www.w3.org/2000/svg}title").text)
+             for c in chart.iter("{http://www.w3.org/2000/svg}circle")] for chart in charts}
+    assert dots["reconnect_seconds"] == [("ok", "A: 2"), ("ok", "B: 2.2"),
+                                         ("worse", "C: 4 (worse than the run before)")]
+    assert '<td class="failed bad" title="regression in C">failed</td>' in page
+    assert '<td class="num bad">4</td>' in page
+
+
+def test_html_needs_no_figure_option_to_judge_a_benchmark_against_its_target(tmp_path, capsys):
+    import json
+
+    def bench(name: str, ratio: float, latency: float) -> Path:
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps({"when": name, "board_kind": "virtual", "benchmarks": [
+            {"name": "flash", "failures": [], "figures": [
+                {"name": "hil flash / esptool", "value": ratio, "target": "<= 0.2", "met": ratio <= 0.2},
+                {"name": "suite speed-up", "value": latency, "target": ">= 1.6", "met": latency >= 1.6},
+                {"name": "wall", "value": None, "target": ""}]}]}))
+        return path
+
+    a, b = bench("a", 0.05, 1.9), bench("b", 0.30, 1.0)
+    code, page = _page(capsys, [str(a), str(b)])
+    assert code == 1 and "1 regression(s) in B against A" in page
+    assert page.count('class="worse missed"') == 2, "both figures worse in their target's direction, both missed"
+    assert main(["compare", str(a), str(b)]) == 1
+    assert "REGRESSION bench::flash: passed in A, passed in B; hil flash / esptool 0.05 -> 0.3" in capsys.readouterr().out
+    assert _page(capsys, [str(b), str(a)])[0] == 0, "better in the target's direction is no regression"
+
+
+def test_campaign_results_are_runs_too(tmp_path):
+    import json
+
+    path = tmp_path / "campaign.json"
+    path.write_text(json.dumps({"when": "x", "campaigns": [
+        {"name": "images", "passed": True, "failures": [], "figures": {"cases": 52, "refused": 52, "note": "text",
+                                                                       "ok": True}},
+        {"name": "secrets", "passed": False, "failures": ["leak"], "figures": {"occurrences": 1}}]}))
+    run = load_run(path)
+    assert run["campaign::images"].outcome == "passed" and run["campaign::images"].figures == {"cases": 52.0,
+                                                                                              "refused": 52.0}
+    assert run["campaign::secrets"].outcome == "failed"
+
+
+def test_text_and_markdown_take_two_runs_html_more(junit_run, tmp_path, capsys):
+    a = junit_run("a")
+    assert main(["compare", str(a), str(a), str(a)]) == 2
+    assert "text compares two runs, got 3; --format html takes more" in capsys.readouterr().err
+    assert main(["compare", "--format", "html", str(a)]) == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"neither": []}')
+    assert main(["compare", str(a), str(bad)]) == 2
+    assert "neither bench nor campaign results" in capsys.readouterr().err

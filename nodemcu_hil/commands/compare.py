@@ -1,4 +1,9 @@
-"""`hil compare A.xml B.xml`: two runs side by side; exit 1 on a regression, 2 on a bad file."""
+"""`hil compare A B [C ...]`: runs side by side; exit 1 on a regression, 2 on a bad file.
+
+A run is a JUnit XML file, a bench result (bench/results/*.json) or a campaign result
+(reports/campaigns/*.json). Text and markdown (a GitHub job summary) set two runs side by
+side; `--format html` takes two or more, oldest first, and draws each figure across them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import sys
 
 EXIT_REGRESSION = 1
 EXIT_UNREADABLE = 2
-FORMATS = ("text", "markdown")
+FORMATS = ("text", "markdown", "html")
 
 
 def _tolerance(text: str) -> float:
@@ -32,8 +37,9 @@ def _figure(text: str):
 def configure(parser) -> None:
     from nodemcu_hil.compare import DEFAULT_TOLERANCE
 
-    parser.add_argument("a", metavar="A.xml", help="JUnit XML of the reference run (previous release, virtual boards)")
-    parser.add_argument("b", metavar="B.xml", help="JUnit XML of the run under judgement")
+    parser.add_argument("runs", nargs="+", metavar="RUN",
+                        help="JUnit XML, bench or campaign JSON of each run: the reference first (previous release, "
+                             "virtual boards), the run under judgement last; text and markdown take two")
     parser.add_argument("--figure", action="append", type=_figure, default=[], metavar="NAME[:lower|higher]",
                         help="a recorded property to judge, e.g. reconnect_seconds or free_heap:higher "
                              "(which way is better; default lower); repeatable")
@@ -41,7 +47,8 @@ def configure(parser) -> None:
                         help=f"a judged figure worse by more than this factor is a regression "
                              f"(default {DEFAULT_TOLERANCE})")
     parser.add_argument("--format", choices=FORMATS, default="text",
-                        help="text for a terminal, markdown for a GitHub job summary")
+                        help="text for a terminal, markdown for a GitHub job summary, html for a page with a "
+                             "chart per figure across the runs (two or more)")
 
 
 def _number(value: float | None) -> str:
@@ -97,12 +104,28 @@ def render_markdown(rows, a_name: str, b_name: str) -> str:
 def run(args) -> int:
     from nodemcu_hil.compare import ReportUnreadable, compare_runs, load_run, regressions
 
+    if len(args.runs) < 2 or (args.format != "html" and len(args.runs) != 2):
+        print(f"hil compare: {args.format} compares two runs, got {len(args.runs)}"
+              + ("" if len(args.runs) < 2 else "; --format html takes more"), file=sys.stderr)
+        return EXIT_UNREADABLE
     try:
-        run_a, run_b = load_run(args.a), load_run(args.b)
+        runs = [load_run(path) for path in args.runs]
     except ReportUnreadable as exc:
         print(f"hil compare: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
+    if args.format == "html":
+        return _run_html(args, runs)
+    (run_a, run_b), (a, b) = runs, args.runs
     rows = compare_runs(run_a, run_b, watched=tuple(args.figure), tolerance=args.tolerance)
     render = render_markdown if args.format == "markdown" else render_text
-    print(render(rows, f"{args.a} ({len(run_a)} tests)", f"{args.b} ({len(run_b)} tests)"))
+    print(render(rows, f"{a} ({len(run_a)} tests)", f"{b} ({len(run_b)} tests)"))
     return EXIT_REGRESSION if regressions(rows) else 0
+
+
+def _run_html(args, runs) -> int:
+    from nodemcu_hil.compare import JUDGED, run_facts_of, trends
+    from nodemcu_hil.compare_html import render
+
+    series = trends(runs, watched=tuple(args.figure), tolerance=args.tolerance)
+    print(render(series, args.runs, [run_facts_of(path) for path in args.runs]))
+    return EXIT_REGRESSION if any(trend.verdicts[-1] in JUDGED for trend in series) else 0
