@@ -151,3 +151,29 @@ u.close()
                    b"<socket state=0 timeout=2000 incoming=0 off=0>\r\n"
                    b"<socket state=-16 timeout=2000 incoming=0 off=0>\r\n"
                    b"<socket state=4 timeout=4294967295 incoming=0>\r\n")
+
+
+def test_the_hosts_filesystem_is_out_of_reach(repl):
+    """Item 7: an ESP8266 build has no VfsPosix (ESP8266_GENERIC: VFS_FAT and VFS_LFS2);
+    the unix port's vfs and os had it, a way to mount the host's whole filesystem."""
+    runtime, console = repl
+    out, err = raw_exec(runtime, console, b"""import os, vfs
+print(hasattr(os, 'VfsPosix'), hasattr(vfs, 'VfsPosix'), repr(vfs))
+print(sorted(k for k in dir(vfs) if not k.startswith('_')))
+print([type(fs).__name__ for fs, point in vfs.mount()], os.listdir('/'))
+for name in ('_vbnative', 'uos'):
+    try:
+        m = __import__(name)
+        print(name, hasattr(m, 'VfsPosix'))
+    except ImportError:
+        print(name, 'ImportError')
+try:
+    open('/etc/passwd')
+except OSError as e:
+    print(e.errno)
+""")
+    assert err == b""
+    assert out == (b"False False <module 'vfs'>\r\n"
+                   b"['VfsFat', 'VfsLfs2', 'mount', 'umount']\r\n"
+                   b"['VfsLfs2'] ['boot.py']\r\n"
+                   b"_vbnative ImportError\r\nuos False\r\n2\r\n")

@@ -5,6 +5,7 @@ import usocket as socket
 import uselect as select
 import uos as os
 import ubinascii as binascii
+import vfs
 
 
 def alias(name, module):

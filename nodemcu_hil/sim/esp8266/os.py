@@ -1,7 +1,7 @@
 # MicroPython side: the ESP8266's `os` (ports/esp8266/modos.c): the unix port's VFS
-# functions plus uname() and dupterm, without the host-only ones (getenv, system...).
+# functions plus uname() and dupterm, without the host-only ones (getenv, system...)
+# and without VfsPosix (the host's filesystem): no module attribute leads to it.
 from _vbnative import os as _n
-import vfs as _vfs
 import _vboard
 
 _SDK_RELEASE = "2.2.0-dev(9422289)"
@@ -24,10 +24,10 @@ def _native_mount(path):
     """True when `path` lies on a filesystem the port itself implements (flash FAT/LFS),
     whose times it reports in its own epoch; a user VFS (mpremote mount) reports its own."""
     if not path.startswith("/"):
-        cwd = _n.getcwd()
+        cwd = getcwd()
         path = cwd.rstrip("/") + "/" + path
     best, fs_type = -1, None
-    for fs, point in _vfs.mount():
+    for fs, point in mount():
         if point == "/" or path == point or path.startswith(point + "/"):
             if len(point) > best:
                 best, fs_type = len(point), type(fs).__name__
@@ -37,7 +37,7 @@ def _native_mount(path):
 def stat(path):
     """os.stat with st_atime/st_mtime/st_ctime in seconds since 2000-01-01, the
     ESP8266 port's epoch (py/mpconfig.h MICROPY_EPOCH_IS_2000; the unix port's is 1970)."""
-    st = _n.stat(path)
+    st = _stat(path)
     if not _native_mount(path):
         return st
     return st[:7] + tuple(t - _EPOCH_OFFSET if t > _EPOCH_OFFSET else 0 for t in st[7:10])
@@ -50,6 +50,8 @@ mount = _n.mount
 umount = _n.umount
 VfsLfs2 = _n.VfsLfs2
 VfsFat = _n.VfsFat
+_stat = _n.stat
+del _n
 _dupterm = [None, None]
 
 

@@ -4,7 +4,6 @@
 import sys
 import gc
 import micropython
-import vfs
 import os
 
 import _vboard
@@ -19,16 +18,29 @@ BALLAST_SMALLEST = 16
 _ballast = []
 
 
+HOST_DOORS = ("_vbnative",)  # the unix port's own modules (its vfs has VfsPosix)
+
+
 def _preimport():
-    """Load the ESP8266 modules while the host directories are still mounted."""
+    """Load the ESP8266 modules while the host directories are still mounted, then drop
+    the module through which they reach the unix port's own (nothing imports it later).
+    On the chip they are built in: no __file__ (a module's repr shows it, a host path)."""
     for name in _vboard.PREIMPORT:
         try:
-            __import__(name)
+            module = __import__(name)
         except ImportError as e:
             print("vboard: cannot import %s: %r" % (name, e))
+            continue
+        try:
+            del module.__file__
+        except AttributeError:
+            pass
+    for name in HOST_DOORS:
+        sys.modules.pop(name, None)
 
 
 def _mount():
+    import vfs  # the ESP8266's (esp8266/_vbvfs.py), installed by the pre-import
     from flashbdev import bdev
 
     vfs.umount("/")
