@@ -19,6 +19,7 @@ from nodemcu_hil.gpio import PinObserver
 from nodemcu_hil.identify import BoardIdentity, check_identity, identify
 from nodemcu_hil.inventory import BoardRecord
 from nodemcu_hil.ports import open_port
+from nodemcu_hil.power import PowerSwitch, no_power_control
 from nodemcu_hil.repl import Repl
 from nodemcu_hil.timeline import Timeline
 
@@ -50,6 +51,7 @@ class Board:
     out_of_service: str | None = None  # why the recovery ladder gave the board up
     redeploy: Callable[[], object] | None = None  # puts the firmware back after a reflash
     deployed_files: dict | None = None  # what the last deploy wrote, so an unchanged set is not resent
+    power: PowerSwitch | None = None  # switches the board's power (boards.toml, labgrid); None: by hand only
 
     @property
     def name(self) -> str:
@@ -82,6 +84,17 @@ class Board:
         with self.console.held_in_reset() as mark:
             self.last_boot = mark
             yield mark
+
+    def power_cycle(self) -> int:
+        """Cut the power and restore it (the board's switch), the console listening for the
+        ROM message as it returns. Returns the mark of the boot, for `reach_repl`."""
+        if self.power is None:
+            raise no_power_control(self.name, self.record.port)
+        self.action(f"power cycle ({self.power.description})")
+        with self.console.watching_boot() as mark:
+            self.power.cycle()
+        self.last_boot = mark
+        return mark
 
     def interrupt(self, timeout: float = INTERRUPT_TIMEOUT_S) -> None:
         """CTRL-C until the friendly prompt answers: main.py is stopped, the REPL is free.
@@ -151,8 +164,12 @@ class Board:
 
 
 def connect_board(record: BoardRecord, *, timeline: Timeline, pins: PinObserver, log_dir: Path,
-                  wifi: WorldControl | None = None) -> Board:
-    """Open the port, check who is there (before anything is written), start the console."""
+                  wifi: WorldControl | None = None, power: PowerSwitch | None = None) -> Board:
+    """Open the port, check who is there (before anything is written), start the console.
+
+    `power` is the board's switch (`nodemcu_hil.power.power_switch_for(record)`), which the
+    recovery ladder uses when no reset brings the board back.
+    """
     port = open_port(record.port)
     log_dir.mkdir(parents=True, exist_ok=True)
     console = Console(port, board=record.name, timeline=timeline, log_path=log_dir / f"{record.name}.log")
@@ -166,7 +183,7 @@ def connect_board(record: BoardRecord, *, timeline: Timeline, pins: PinObserver,
         port.close()
         raise
     return Board(record=record, console=console, timeline=timeline, identity=identity, pins=pins, wifi=wifi,
-                 facts=identity.facts())
+                 facts=identity.facts(), power=power)
 
 
 def disconnect_board(board: Board) -> None:

@@ -202,6 +202,28 @@ class Console:
                 self._pause_requested.set()
                 self._paused.wait(PAUSE_TIMEOUT_S)
 
+    @contextmanager
+    def watching_boot(self) -> Iterator[int]:
+        """A boot the console does not cause (a power switch turns the board on in the block):
+        listen at 74880 baud for the ROM's message, then follow the firmware to 115200.
+
+        Modem lines are released first, so the chip boots the firmware when power returns.
+        """
+        with self._link(), self.borrow() as port:
+            port.dtr = False
+            port.rts = False
+            start = self.mark()
+            port.baudrate = ROM_BOOT_BAUD
+            self._rom_watch_from = start
+            self._pause_requested.clear()
+            try:
+                yield start
+                self._await_rom_message(start)
+            finally:
+                self._rom_watch_from = None
+                self._pause_requested.set()
+                self._paused.wait(PAUSE_TIMEOUT_S)
+
     def boot_start(self, reset_mark: int) -> int:
         """Where the firmware's output of the reset at `reset_mark` begins: after the ROM's
         boot message when it was seen, so that nothing printed before the reset counts."""

@@ -1,10 +1,12 @@
 """The recovery ladder for a board that stopped answering.
 
 Each rung is stronger and slower than the one before: CTRL-C, soft reset, hard reset
-over RTS, reflash. The first rung after which the board answers CTRL-C at its prompt
-wins. When none does, the board is out of service for the rest of the session and every
-later test that needs it fails at once with the reason, so a hung board never hangs the
-run. Every rung tried is written to the timeline, and so into the report.
+over RTS, power cycle, reflash. The first rung after which the board answers CTRL-C at its
+prompt wins. The power cycle clears what no reset can (a hung USB-serial bridge); a board
+without power control skips it, and says so. When none works, the board is out of service
+for the rest of the session and every later test that needs it fails at once with the
+reason, so a hung board never hangs the run. Every rung tried (or skipped) is written to
+the timeline, and so into the report.
 """
 
 from __future__ import annotations
@@ -14,15 +16,25 @@ from typing import Callable
 
 from nodemcu_hil.board import Board
 from nodemcu_hil.errors import DeviceHung, HilError
+from nodemcu_hil.power import WIRING_HINT
 
 RUNG_CTRL_C = "CTRL-C"
 RUNG_SOFT_RESET = "soft reset"
 RUNG_HARD_RESET = "hard reset"
+RUNG_POWER_CYCLE = "power cycle"
 RUNG_REFLASH = "reflash"
+
+
+NO_POWER_CONTROL = "no power control"
+BY_HAND_HINT = "check the serial log in the report directory"
 
 
 class OutOfService(DeviceHung):
     """Every rung of the ladder failed; the board stays out of the session."""
+
+
+class _Skipped(Exception):
+    """A rung this board cannot take; the reason goes on the timeline."""
 
 
 @dataclass
@@ -46,6 +58,21 @@ def _hard_reset(board: Board, timeout: float) -> None:
     _answers(board)
 
 
+def _power_cycle(board: Board, timeout: float) -> None:
+    """Power off and on, then wait for the boot the console sees (banner, else CTRL-C)."""
+    if board.power is None:
+        raise _Skipped(NO_POWER_CONTROL)
+    mark = board.power_cycle()
+    board.reach_repl(mark, timeout)
+    _answers(board)
+
+
+def _out_of_service_hint(board: Board) -> str:
+    if board.power is None:
+        return f"power-cycle it by hand; so that the ladder can, {WIRING_HINT}; {BY_HAND_HINT}"
+    return f"its power cycle ({board.power.description}) did not bring it back either; {BY_HAND_HINT}"
+
+
 def climb(board: Board, *, boot_timeout: float, reflash: Callable[[], None]) -> LadderResult:
     """Try each rung in turn; `OutOfService` (with every failure) when none works."""
     if board.out_of_service:
@@ -55,6 +82,7 @@ def climb(board: Board, *, boot_timeout: float, reflash: Callable[[], None]) -> 
         (RUNG_CTRL_C, lambda: _answers(board)),
         (RUNG_SOFT_RESET, lambda: _soft_reset(board, boot_timeout)),
         (RUNG_HARD_RESET, lambda: _hard_reset(board, boot_timeout)),
+        (RUNG_POWER_CYCLE, lambda: _power_cycle(board, boot_timeout)),
         (RUNG_REFLASH, lambda: (reflash(), _answers(board))),
     ]
     tried: list[str] = []
@@ -62,6 +90,10 @@ def climb(board: Board, *, boot_timeout: float, reflash: Callable[[], None]) -> 
         board.action(f"recovery: trying {name}")
         try:
             rung()
+        except _Skipped as skipped:
+            tried.append(f"{name}: skipped ({skipped})")
+            board.action(f"recovery: {name} skipped ({skipped})")
+            continue
         except HilError as exc:
             tried.append(f"{name}: {exc.what}")
             board.action(f"recovery: {name} did not help ({exc.what})")
@@ -71,4 +103,4 @@ def climb(board: Board, *, boot_timeout: float, reflash: Callable[[], None]) -> 
     board.out_of_service = "; ".join(tried)
     board.action(f"recovery: out of service for the rest of the session ({board.out_of_service})")
     raise OutOfService(f"board did not recover ({board.out_of_service})", board=board.name, port=board.record.port,
-                       hint="power-cycle it by hand and check the serial log in the report directory")
+                       hint=_out_of_service_hint(board))

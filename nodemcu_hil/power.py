@@ -1,0 +1,111 @@
+"""Switching a board's power: what clears a hung USB-serial bridge when no reset can.
+
+`PowerSwitch` is all the recovery ladder and `hil power` need: `on()`, `off()`, `cycle()`
+and a `description` for messages and the timeline. `CommandPower` runs the command
+templates of a board's `power` entry in boards.toml (uhubctl's per-port USB power, a relay
+tool, ...); a labgrid place's power driver is another implementation of the same protocol.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from typing import Protocol, runtime_checkable
+
+from nodemcu_hil.errors import PowerFailed
+from nodemcu_hil.inventory import BoardRecord
+
+COMMAND_TIMEOUT_S = 30.0  # uhubctl waits 2 s per cycle by default; a relay tool less
+STDERR_TAIL_CHARS = 400
+FIX_HINT = "check the board's `power` entry in boards.toml and run the command by hand"
+WIRING_HINT = ("give it a `power` entry in boards.toml (uhubctl per-port USB power on a hub that "
+               "supports it) or a labgrid place with a power driver")
+
+
+@runtime_checkable
+class PowerSwitch(Protocol):
+    """Switches one board's power; every failure is `PowerFailed` naming the board."""
+
+    description: str
+
+    def on(self) -> None: ...
+
+    def off(self) -> None: ...
+
+    def cycle(self) -> None:
+        """Off, then on once the power is really off; returns with the power on."""
+
+
+class CommandPower:
+    """The command templates of a board's `power` entry in boards.toml (`record.power`), each run without a shell and with a deadline.
+
+    Placeholders {name}, {port} and {mac} are filled per word after shlex splitting, so
+    a value with spaces stays one argument. Without a `cycle` template a cycle is `off`,
+    then `on` once the off command has returned.
+    """
+
+    def __init__(self, record: BoardRecord, *, timeout: float = COMMAND_TIMEOUT_S):
+        if record.power is None:
+            raise ValueError(f"board {record.name!r} has no power commands")
+        self.record = record
+        self.commands = commands = record.power
+        self.timeout = timeout
+        programs = sorted({shlex.split(template)[0] for template in (commands.on, commands.off, commands.cycle)
+                           if template})
+        self.description = f"power commands of boards.toml ({', '.join(programs)})"
+
+    def on(self) -> None:
+        self._run("on", self.commands.on)
+
+    def off(self) -> None:
+        self._run("off", self.commands.off)
+
+    def cycle(self) -> None:
+        if self.commands.cycle:
+            self._run("cycle", self.commands.cycle)
+            return
+        self.off()
+        self.on()
+
+    def argv(self, template: str) -> list[str]:
+        values = {"name": self.record.name, "port": self.record.port, "mac": self.record.mac or ""}
+        return [word.format(**values) for word in shlex.split(template)]
+
+    def _run(self, action: str, template: str) -> None:
+        argv = self.argv(template)
+        shown = shlex.join(argv)
+
+        def failed(what: str, stderr: str | bytes | None = None) -> PowerFailed:
+            tail = _tail(stderr)
+            return PowerFailed(f"power {action}: `{shown}` {what}" + (f"; stderr: {tail}" if tail else ""),
+                               board=self.record.name, port=self.record.port, hint=FIX_HINT)
+
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=self.timeout)
+        except FileNotFoundError:
+            raise failed(f"cannot run: {argv[0]!r} is not installed or not on PATH") from None
+        except subprocess.TimeoutExpired as exc:
+            raise failed(f"did not finish within {self.timeout:g} s", exc.stderr) from None
+        except OSError as exc:
+            raise failed(f"cannot run: {exc.strerror or exc}") from None
+        if done.returncode != 0:
+            raise failed(f"exited with status {done.returncode}", done.stderr)
+
+
+def _tail(stderr: str | bytes | None) -> str:
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    return (stderr or "").strip()[-STDERR_TAIL_CHARS:]
+
+
+def power_switch_for(record: BoardRecord) -> PowerSwitch | None:
+    """The board's power switch from its record, or None when nothing switches its power."""
+    if record.power is None:
+        return None
+    return CommandPower(record)
+
+
+def no_power_control(board: str, port: str | None) -> PowerFailed:
+    """The error for a board whose power nothing switches: it says what to wire."""
+    return PowerFailed("the board has no power control", board=board, port=port, hint=WIRING_HINT)
