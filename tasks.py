@@ -4,7 +4,9 @@
 Needs only Python 3.10+ and git. Creates `.venv` beside this file, installs the project
 with the extras this machine can run (the virtual board's MicroPython wheel exists only for
 x86_64 Linux and arm64 macOS), reinstalls when pyproject.toml changes, then runs pytest.
-Extra arguments go to pytest unchanged.
+Extra arguments go to pytest unchanged. `test` also creates `.venv-labgrid` with labgrid's
+client, coordinator and exporter for the labgrid self-tests: labgrid needs pyserial-labgrid,
+which installs the same `serial` module as the harness's pyserial, so it never shares `.venv`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".nodemcu-hil-installed"
+LABGRID_VENV = ROOT / ".venv-labgrid"
+LABGRID_STAMP = LABGRID_VENV / ".nodemcu-hil-installed"
+LABGRID_REQUIREMENT = "labgrid==26.0"
+LABGRID_CLIENT_SETTING = "HIL_LABGRID_CLIENT"
+LABGRID_TASKS = {"test"}  # the tasks whose tests start a labgrid farm
 MIN_PYTHON = (3, 10)
 SIM_PLATFORMS = {("Linux", "x86_64"), ("Darwin", "arm64")}
 PYTEST_NO_TESTS_COLLECTED = 5
@@ -47,8 +54,12 @@ class SetupError(Exception):
     """The environment cannot be created on this machine; the message says what to install."""
 
 
-def venv_python() -> Path:
-    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+def venv_python(venv_dir: Path = VENV) -> Path:
+    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def labgrid_client() -> Path:
+    return LABGRID_VENV / ("Scripts/labgrid-client.exe" if os.name == "nt" else "bin/labgrid-client")
 
 
 def sim_supported() -> bool:
@@ -64,16 +75,39 @@ def wanted_stamp() -> str:
     return f"{digest} {install_spec()} {sys.version_info[:2]}"
 
 
-def ensure_environment() -> None:
+def create_venv(venv_dir: Path) -> None:
+    print(f"tasks: creating {venv_dir}", flush=True)
+    try:
+        venv.EnvBuilder(with_pip=True).create(venv_dir)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SetupError(f"cannot create {venv_dir} ({exc}); on Debian/Ubuntu install python3-venv "
+                         f"(sudo apt install python3-venv), then run this again") from None
+
+
+def ensure_labgrid_environment() -> None:
+    """labgrid's programs in their own venv, for the tests that start a labgrid farm."""
+    wanted = f"{LABGRID_REQUIREMENT} {sys.version_info[:2]}"
+    if LABGRID_STAMP.exists() and LABGRID_STAMP.read_text() == wanted and labgrid_client().exists():
+        return
+    if not venv_python(LABGRID_VENV).exists():
+        create_venv(LABGRID_VENV)
+    print(f"tasks: installing {LABGRID_REQUIREMENT} into {LABGRID_VENV}", flush=True)
+    try:
+        subprocess.run([str(venv_python(LABGRID_VENV)), "-m", "pip", "install", "--quiet", LABGRID_REQUIREMENT],
+                       cwd=ROOT, check=True)
+    except subprocess.CalledProcessError as exc:
+        raise SetupError(f"installing {LABGRID_REQUIREMENT} into {LABGRID_VENV} failed (pip exited "
+                         f"{exc.returncode}); pip's output above says why") from None
+    LABGRID_STAMP.write_text(wanted)
+
+
+def ensure_environment(task: str) -> None:
+    if task in LABGRID_TASKS:
+        ensure_labgrid_environment()
     if STAMP.exists() and STAMP.read_text() == wanted_stamp() and venv_python().exists():
         return
     if not venv_python().exists():
-        print(f"tasks: creating {VENV}", flush=True)
-        try:
-            venv.EnvBuilder(with_pip=True).create(VENV)
-        except (OSError, subprocess.CalledProcessError) as exc:
-            raise SetupError(f"cannot create {VENV} ({exc}); on Debian/Ubuntu install python3-venv "
-                             f"(sudo apt install python3-venv), then run this again") from None
+        create_venv(VENV)
     if not sim_supported():
         print(f"tasks: no MicroPython wheel for {platform.system()} {platform.machine()}: "
               "virtual boards are unavailable here; real boards (boards.toml) still work", flush=True)
@@ -92,6 +126,8 @@ def report_environment(extra: list[str]) -> dict[str, str]:
     env = dict(os.environ)
     if not any(arg.startswith("--hil-report-dir") for arg in extra):
         env.setdefault("HIL_REPORT_DIR", REPORT_DIR)
+    if labgrid_client().exists():  # the harness runs labgrid's client from its own venv (a user's setting wins)
+        env.setdefault(LABGRID_CLIENT_SETTING, str(labgrid_client()))
     return env
 
 
@@ -123,7 +159,7 @@ def main(argv: list[str]) -> int:
         return 2
     _, paths = TASKS[argv[0]]
     try:
-        ensure_environment()
+        ensure_environment(argv[0])
     except subprocess.CalledProcessError as exc:
         print(f"tasks: setting up {VENV} failed ({' '.join(exc.cmd[1:])} exited {exc.returncode}); "
               "pip's output above says why", file=sys.stderr)
