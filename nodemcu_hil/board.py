@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from nodemcu_hil.console import Console
-from nodemcu_hil.errors import DeviceHung, WaitTimeout
+from nodemcu_hil.errors import DeviceHung, HilError, WaitTimeout
 from nodemcu_hil.gpio import PinObserver
 from nodemcu_hil.identify import BoardIdentity, check_identity, identify
 from nodemcu_hil.inventory import BoardRecord
 from nodemcu_hil.ports import open_port
-from nodemcu_hil.power import PowerSwitch, no_power_control
+from nodemcu_hil.power import PowerSwitch, no_power_control, reopen_port, survives_power_cut
 from nodemcu_hil.repl import Repl
 from nodemcu_hil.timeline import Timeline
 
@@ -85,16 +85,33 @@ class Board:
             self.last_boot = mark
             yield mark
 
-    def power_cycle(self) -> int:
-        """Cut the power and restore it (the board's switch), the console listening for the
-        ROM message as it returns. Returns the mark of the boot, for `reach_repl`."""
+    def power_cycle(self, timeout: float) -> None:
+        """Cut the power and restore it with the board's switch; return once the firmware answers.
+
+        Over a network port the connection outlives the cut: the console listens for the ROM
+        message and the banner as after a reset. A local USB-serial device vanishes with the
+        power and comes back as a new device: the port is reopened once it is back, and
+        CTRL-C must reach the prompt (the boot text went out before anyone could listen).
+        """
         if self.power is None:
             raise no_power_control(self.name, self.record.port)
         self.action(f"power cycle ({self.power.description})")
-        with self.console.watching_boot() as mark:
+        if survives_power_cut(self.record.port):
+            with self.console.watching_boot() as mark:
+                self.power.cycle()
+            self.last_boot = mark
+            self.reach_repl(mark, timeout)
+            return
+        self.console.detach()
+        try:
             self.power.cycle()
-        self.last_boot = mark
-        return mark
+        except HilError:
+            with suppress(HilError):  # the switch's failure is the news; keep the console if the port is there
+                self.console.attach(reopen_port(self.record.port, timeout))
+            raise
+        self.console.attach(reopen_port(self.record.port, timeout))
+        self.last_boot = self.console.mark()
+        self.interrupt(timeout)
 
     def interrupt(self, timeout: float = INTERRUPT_TIMEOUT_S) -> None:
         """CTRL-C until the friendly prompt answers: main.py is stopped, the REPL is free.

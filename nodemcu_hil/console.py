@@ -224,6 +224,24 @@ class Console:
                 self._pause_requested.set()
                 self._paused.wait(PAUSE_TIMEOUT_S)
 
+    def detach(self) -> None:
+        """The port is about to go away (a USB bridge losing power): pause and close it."""
+        self._pause_requested.set()
+        self._paused.wait(PAUSE_TIMEOUT_S)
+        try:
+            self.port.close()
+        except (OSError, SerialException):
+            pass  # a port that already died closes as well as it can
+
+    def attach(self, port) -> None:
+        """Carry on over a newly opened port after `detach()` (the bridge came back)."""
+        self._lending_timeout = port.timeout
+        port.timeout = READ_SLICE_S
+        self.port = port
+        self._decoder.reset()
+        self._pause_requested.clear()
+        self.timeline.action(self.board, f"port {getattr(port, 'port', port)} open again")
+
     def boot_start(self, reset_mark: int) -> int:
         """Where the firmware's output of the reset at `reset_mark` begins: after the ROM's
         boot message when it was seen, so that nothing printed before the reset counts."""

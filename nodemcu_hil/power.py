@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import time
 from typing import Protocol, runtime_checkable
 
-from nodemcu_hil.errors import PowerFailed
+from nodemcu_hil.errors import BoardNotFound, HilError, PortBusy, PowerFailed
 from nodemcu_hil.inventory import BoardRecord
+from nodemcu_hil.ports import open_port
 
 COMMAND_TIMEOUT_S = 30.0  # uhubctl waits 2 s per cycle by default; a relay tool less
 STDERR_TAIL_CHARS = 400
+REOPEN_POLL_S = 0.2  # how often a re-enumerating USB-serial device is looked for
 FIX_HINT = "check the board's `power` entry in boards.toml and run the command by hand"
 WIRING_HINT = ("give it a `power` entry in boards.toml (uhubctl per-port USB power on a hub that "
                "supports it) or a labgrid place with a power driver")
@@ -109,3 +112,26 @@ def power_switch_for(record: BoardRecord) -> PowerSwitch | None:
 def no_power_control(board: str, port: str | None) -> PowerFailed:
     """The error for a board whose power nothing switches: it says what to wire."""
     return PowerFailed("the board has no power control", board=board, port=port, hint=WIRING_HINT)
+
+
+def survives_power_cut(port: str) -> bool:
+    """A network port (rfc2217://, ser2net) stays connected while the board is off; a local
+    USB-serial device disappears with the power and comes back as a new device."""
+    return "://" in port
+
+
+def reopen_port(path: str, timeout: float):
+    """Open a local port once its device is back after power returned: absent while the
+    bridge re-enumerates, then briefly not yet readable until udev has set its group."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return open_port(path)
+        except PortBusy:
+            raise
+        except HilError as exc:
+            if time.monotonic() >= deadline:
+                raise BoardNotFound(f"the device did not come back within {timeout:g} s of power-on: {exc.what}",
+                                    port=path, hint="check that the hub gives the port its power back "
+                                                    "(uhubctl shows each port's state)") from None
+        time.sleep(REOPEN_POLL_S)

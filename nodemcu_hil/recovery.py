@@ -62,8 +62,7 @@ def _power_cycle(board: Board, timeout: float) -> None:
     """Power off and on, then wait for the boot the console sees (banner, else CTRL-C)."""
     if board.power is None:
         raise _Skipped(NO_POWER_CONTROL)
-    mark = board.power_cycle()
-    board.reach_repl(mark, timeout)
+    board.power_cycle(timeout)
     _answers(board)
 
 

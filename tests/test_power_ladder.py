@@ -25,12 +25,12 @@ pytest.importorskip("micropython_run")
 MAC = "5c:cf:7f:00:00:0c"
 
 
-def record_for(tmp_path, process, *, with_power: bool):
+def record_for(tmp_path, process, *, with_power: bool, port: str | None = None):
     """The board as boards.toml lists it; its switch drives the sim's power with `hil sim --power`."""
     switch = f"{shlex.quote(sys.executable)} -m nodemcu_hil.cli sim --control {process.control_address} --power"
     power = f"power = {{ on = '''{switch} on''', off = '''{switch} off''' }}\n" if with_power else ""
     path = tmp_path / "boards.toml"
-    path.write_text(f'[[board]]\nname = "stuck"\nport = "{process.url}"\nmac = "{MAC}"\n{power}')
+    path.write_text(f'[[board]]\nname = "stuck"\nport = "{port or process.url}"\nmac = "{MAC}"\n{power}')
     (record,) = load_inventory(path)
     return record
 
@@ -80,3 +80,22 @@ def test_without_power_control_the_board_goes_out_of_service_saying_what_to_wire
     assert WIRING_HINT in str(error.value)
     assert f"{RUNG_POWER_CYCLE}: skipped ({NO_POWER_CONTROL})" in str(error.value)
     assert f"recovery: {RUNG_POWER_CYCLE} skipped ({NO_POWER_CONTROL})" in recovery_actions(board)
+
+
+def test_a_local_port_is_reopened_after_the_power_cycle(tmp_path, start_virtual_board):
+    """A USB-serial device vanishes with the power: the console closes it, the switch cycles,
+    the port is opened again and CTRL-C reaches the prompt (here the PTY face stands in)."""
+    process = start_virtual_board(name="stuck", flash=flashed_flash(tmp_path), mac=MAC, pty=tmp_path / "ttyUSB-stuck")
+    record = record_for(tmp_path, process, with_power=True, port=str(tmp_path / "ttyUSB-stuck"))
+    board = connect_board(record, timeline=Timeline(), pins=NoPins("stuck"), log_dir=tmp_path / "serial",
+                          power=power_switch_for(record))
+    try:
+        old_port = board.console.port
+        process.control.stick_bridge()
+        board.power_cycle(BOOT_TIMEOUT_S)
+        assert board.console.port is not old_port and not old_port.is_open
+        assert any(event.text.endswith("open again") for event in board.timeline.events())
+        with board.repl() as repl:
+            assert repl.eval("6 * 7") == 42
+    finally:
+        disconnect_board(board)
