@@ -119,7 +119,8 @@ print(sys.__dict__['__name__'], 'path' in sys.__dict__, 'atexit' in sys.__dict__
 
 def test_file_times_count_from_2000_as_the_ports(repl):
     """Item 7: os.stat times on the flash filesystem are seconds since 2000-01-01, the
-    same clock as time.time() (was: the unix port's 1970 epoch, 30 years ahead)."""
+    same clock as time.time() (was: the unix port's 1970 epoch, 30 years ahead); the
+    filesystem object's own stat too (upstream extmod/vfs_lfs_mtime.py)."""
     runtime, console = repl
     out, err = raw_exec(runtime, console, b"""import os, time
 with open('stamp.txt', 'w') as f:
@@ -128,8 +129,11 @@ st = os.stat('stamp.txt')
 now = time.time()
 print(abs(st[8] - now) <= 3, st[7] == st[8] == st[9], time.localtime(st[8])[0] == time.localtime()[0])
 print(os.stat('/stamp.txt')[8] == st[8])
+import vfs
+fs = vfs.mount()[0][0]
+print(fs.stat('stamp.txt')[8] == st[8], type(fs).__name__, isinstance(fs, vfs.VfsLfs2))
 """)
-    assert (out, err) == (b"True True True\r\nTrue\r\n", b"")
+    assert (out, err) == (b"True True True\r\nTrue\r\nTrue VfsLfs2 True\r\n", b"")
 
 
 def test_socket_repr_is_lwips(repl):
