@@ -7,12 +7,6 @@ session that has ended is dropped, so a stopping application cannot leak bytes i
 next boot. Host bytes arrive through `receive()`; chip bytes leave through the listeners
 that the link registers. All state changes happen under one lock; output fan-out has its
 own lock so an application thread may transmit while the board is busy.
-
-Power is switched from outside (`power_off`, `power_on`, `power_cycle`, as a per-port
-USB hub does): off, the chip and its USB-serial bridge are dead, so the link carries
-nothing and DTR/RTS do nothing; the flash file stays, everything in RAM goes. The bridge
-can also hang on its own (`stick_bridge`, as CH340s do): the chip runs on, but nothing
-crosses the link and DTR/RTS do nothing until the power is cycled.
 """
 
 from __future__ import annotations
@@ -25,10 +19,10 @@ from typing import Callable
 
 from nodemcu_hil.sim import application, boot
 from nodemcu_hil.sim.reset import BootMode, ResetCircuit, RST_CAUSE_POWER_ON
+from nodemcu_hil.sim.supply import MODE_OFF, PowerSupply
 from nodemcu_hil.sim.uart import BOOT_MESSAGE_BAUD, ROM_LOADER_BAUD, Uart
 from nodemcu_hil.sim.wire import Pacer, resample
 
-MODE_OFF = "off"
 MODE_RESET = "reset"  # nRST held low
 MODE_BOOTING = "booting"  # nRST released, boot mode not decided yet
 MODE_DOWNLOAD = "download"  # ROM serial loader (or the stub it started)
@@ -53,7 +47,7 @@ class BoardConfig:
     max_baud: int | None = None  # above this the line is unreliable (long cable, weak USB-serial chip)
 
 
-class Board:
+class Board(PowerSupply):
     def __init__(self, config: BoardConfig, flash, *, world=None):
         self.config = config
         self.flash = flash
@@ -75,11 +69,6 @@ class Board:
         self.powered = False
         self.bridge_stuck = False
         self.circuit = ResetCircuit(self._on_reset, self._on_boot)
-
-    @property
-    def link_up(self) -> bool:
-        """Whether the USB-serial bridge passes bytes and modem lines."""
-        return self.powered and not self.bridge_stuck
 
     # -- wiring ---------------------------------------------------------------------
 
@@ -176,39 +165,7 @@ class Board:
             self.circuit.release(button)
             self._schedule_latch()
 
-    # -- power and resets -----------------------------------------------------------
-
-    def power_on(self) -> None:
-        """Power applied: the bridge starts fresh (lines released, not stuck) and the chip
-        boots with the straps as they are, ROM message at 74880 baud first."""
-        with self._lock:
-            if self.powered:
-                return
-            self.bridge_stuck = False
-            self.circuit.set_lines(False, False)  # unpowered: no reset or boot follows
-            self.powered = True
-            self.circuit.power_on()
-
-    def power_off(self) -> None:
-        """Power removed: the firmware dies with its RAM and REPL state; the flash stays."""
-        with self._lock:
-            if not self.powered:
-                return
-            self.powered = False
-            self._cancel_timer()
-            self._stop_running()
-            self._new_session(BOOT_MESSAGE_BAUD)  # whatever the chip was still sending is lost
-            self.mode = MODE_OFF
-
-    def power_cycle(self) -> None:
-        with self._lock:
-            self.power_off()
-            self.power_on()
-
-    def stick_bridge(self) -> None:
-        """The USB-serial bridge hangs: only a power cycle brings it back."""
-        with self._lock:
-            self.bridge_stuck = True
+    # -- resets (power: supply.PowerSupply) ------------------------------------------
 
     def reboot(self, cause: int) -> None:
         """A reset from inside the chip (watchdog, machine.reset()): straps re-read."""
