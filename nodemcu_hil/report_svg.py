@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
-from nodemcu_hil.report_lanes import DROP, ERROR, EVENT, GAP, LOSS, RANK, WILL, Band, Mark, picture
+from nodemcu_hil.report_lanes import DROP, ERROR, EVENT, GAP, LOSS, OUTAGE, RANK, WILL, Band, Mark, picture
 from nodemcu_hil.timeline import Event
 
 LABEL_W, PLOT_W, LANE_H, TOP, BOTTOM = 230, 820, 18, 34, 46
@@ -27,10 +27,10 @@ FONT = "font-family:sans-serif;font-size:11px"
 COLOURS = {"harness": "#666666", "world": "#228833", "broker": "#aa3377", "console": "#4477aa",
            "MQTT ↑": "#ee7733", "MQTT ↓": "#0077bb"}
 KIND_COLOURS = {LOSS: "#ee6677", DROP: "#cc3311", WILL: "#aa00aa", ERROR: "#cc0000"}
-BAND_STYLE = {"outage": 'fill="#ffcc00" fill-opacity="0.22"',
+BAND_STYLE = {OUTAGE: 'fill="#ffcc00" fill-opacity="0.22"',
               GAP: 'fill="#ee6677" fill-opacity="0.16" stroke="#cc3311" stroke-dasharray="4 3"'}
 LEGEND = ((EVENT, "event"), (ERROR, "error"), (WILL, "will"), (DROP, "link dropped"), (LOSS, "link lost"),
-          ("reset", "reset"), ("outage", "outage"), (GAP, "reconnect gap"))
+          ("reset", "reset"), (OUTAGE, "outage"), (GAP, "reconnect gap"))
 
 
 def _e(text: str) -> str:
@@ -128,7 +128,7 @@ def _axis(scale: _Scale, bottom: float, origin: float, phases: Mapping[str, floa
 def _legend(y: float) -> list[str]:
     out, x = [], LABEL_W
     for kind, label in LEGEND:
-        colour = KIND_COLOURS.get(kind, {"reset": "#886600", "outage": "#ffcc00", GAP: "#ee6677"}.get(kind, "#4477aa"))
+        colour = KIND_COLOURS.get(kind, {"reset": "#886600", OUTAGE: "#ffcc00", GAP: "#ee6677"}.get(kind, "#4477aa"))
         out.append(f'<rect x="{x}" y="{y - 8}" width="8" height="8" fill="{colour}"/>'
                    f'<text x="{x + 11}" y="{y}" style="{FONT}" fill="#333">{_e(label)}</text>')
         x += 20 + 7 * len(label)

@@ -88,16 +88,21 @@ class ReportPlugin:
         return report
 
     def _attach_run_facts(self, item: pytest.Item, report: pytest.TestReport, mask) -> None:
-        """The facts of the boards this test used, as plain JSON on its teardown report: the
-        way they reach an xdist controller (`pytest_runtest_logreport` below)."""
+        """The facts of the boards this process brought up, as plain JSON on a teardown report:
+        the way they reach an xdist controller (`pytest_runtest_logreport` below). Each board's
+        fingerprint, and for the boards this test holds (its fixtures' values), their record,
+        image and firmware tree; a board whose bring-up failed still has its fingerprint."""
         settings = session_settings(self.config)
         firmware_dir = None if settings is None else self.config.rootpath / settings.firmware_dir
         funcargs = getattr(item, "funcargs", None) or {}
-        boards = [funcargs[name] for name in BOARD_FIXTURES
-                  if hasattr(funcargs.get(name), "record") and hasattr(funcargs.get(name), "facts")]
-        carried = {board.name: {key: value if isinstance(value, (int, float)) else mask(str(value))
-                                for key, value in run_facts.board_facts(board, firmware_dir).items()}
-                   for board in boards}
+        held = [funcargs[name] for name in BOARD_FIXTURES
+                if hasattr(funcargs.get(name), "record") and hasattr(funcargs.get(name), "facts")]
+        gathered = {name: dict(facts) for name, facts in self.config.stash.get(FINGERPRINTS_KEY, {}).items()}
+        for board in held:
+            gathered.setdefault(board.name, {}).update(run_facts.board_facts(board, firmware_dir))
+        carried = {name: {key: value if isinstance(value, (int, float)) else mask(str(value))
+                          for key, value in facts.items() if isinstance(value, (str, int, float))}
+                   for name, facts in gathered.items()}
         if carried:
             setattr(report, run_facts.RUN_FACTS_ATTR, carried)
 

@@ -116,6 +116,18 @@ def board_facts(board, firmware_dir: Path | None = None) -> dict[str, object]:
     return facts
 
 
+FREE_HEAP_CODE = "import gc\ngc.collect()\nprint(gc.mem_free())\n"
+
+
+def free_heap(board) -> int | None:
+    """The board's free heap at its REPL, after a collection (any firmware: the harness asks,
+    not the firmware's own telemetry); None when the answer is not a number."""
+    with board.repl() as repl:
+        answer = repl.exec(FREE_HEAP_CODE)
+    text = answer.decode(errors="replace").strip()
+    return int(text) if text.isdigit() else None
+
+
 def ordered(facts: Mapping[str, object]) -> list[tuple[str, object]]:
     """A board's facts, the issue's order first, then the rest as recorded."""
     keys = [key for key in BOARD_FIELDS if key in facts] + [key for key in facts if key not in BOARD_FIELDS]

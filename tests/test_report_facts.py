@@ -16,6 +16,7 @@ pytest_plugins = ["pytester"]
 
 SECRET = "Facts-Only-Secret-77c1"  # remembered secrets are process-wide: one no other test uses
 MAC = "5c:cf:7f:aa:bb:01"
+BROKEN_MAC = "5c:cf:7f:aa:bb:99"
 
 CONFTEST = f"""
     from dataclasses import dataclass, field
@@ -44,6 +45,12 @@ CONFTEST = f"""
                   "note": "joined with " + os.environ["HIL_WIFI_PASSWORD"]}}
         return FakeBoard(BoardRecord(name="fake-" + worker, port="rfc2217://127.0.0.1:4000", flash_size=2 << 20),
                          facts, image, {{"main.py": b"x"}})
+
+    @pytest.fixture
+    def broken(pytestconfig):
+        from nodemcu_hil.stash import FINGERPRINTS_KEY
+        pytestconfig.stash.setdefault(FINGERPRINTS_KEY, {{}})["broken-board"] = {{"mac": "{BROKEN_MAC}"}}
+        raise RuntimeError("deploy failed")
 """
 
 TESTS = """
@@ -57,6 +64,9 @@ TESTS = """
         pass
 
     def test_no_board():
+        pass
+
+    def test_bring_up_fails(broken):
         pass
 """
 
@@ -80,13 +90,14 @@ def _suite_properties(path) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two xdist workers"])
 def test_facts_reach_the_top_of_the_html_report_and_the_junit_testsuite(facts_project, workers):
     result = facts_project.runpytest("-p", "no:cacheprovider", "--hil-report-dir=out", *workers)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=4, errors=1)
     junit, report = facts_project.path / "out" / "junit.xml", facts_project.path / "out" / "report.html"
     props = _suite_properties(junit)
     names = dict(props)
-    boards = [value for name, value in props if name == "hil.board"]
+    boards = [value for name, value in props if name == "hil.board" and value != "broken-board"]
     assert len(boards) == (2 if workers else 1) and all(b.startswith("fake-gw") for b in boards)
     board = boards[0]
+    assert names["hil.board.broken-board.mac"] == BROKEN_MAC, "a board whose bring-up failed is listed too"
     image_sha = hashlib.sha256(b"\xe9" + b"image" * 100).hexdigest()
     assert names["hil.mode"] == "virtual" and names["hil.harness_version"]
     assert names["hil.image"] == "ESP8266_GENERIC-v1.28.0.bin" and names["hil.image_sha256"] == image_sha
@@ -108,7 +119,8 @@ def test_facts_reach_the_top_of_the_html_report_and_the_junit_testsuite(facts_pr
 
 
 def test_no_facts_section_without_the_hil_plugin(facts_project):
-    facts_project.runpytest("-p", "no:nodemcu_hil", "-p", "nodemcu_hil.reporting", "-p", "no:cacheprovider")
+    facts_project.runpytest("-p", "no:nodemcu_hil", "-p", "nodemcu_hil.reporting", "-p", "no:cacheprovider",
+                            "-k", "not bring_up")
     assert "hil-run-facts" not in (facts_project.path / "reports" / "report.html").read_text()
 
 
@@ -142,3 +154,25 @@ def test_settings_rows_keep_sources_and_mask_secrets():
     assert rows["flash_baud"] == ("115200", "environment") and rows["firmware_image"] == ("(none)", "default")
     assert port_kind("/dev/ttyUSB0") == "serial device"
     assert port_kind("rfc2217://h:1", virtual=True) == "RFC2217 (network), virtual board"
+
+
+def test_free_heap_is_asked_of_the_board_at_its_repl():
+    from contextlib import contextmanager
+
+    from nodemcu_hil.run_facts import FREE_HEAP_CODE, free_heap
+
+    class Board:
+        def __init__(self, answer: bytes):
+            self.answer, self.asked = answer, []
+
+        @contextmanager
+        def repl(self):
+            yield self
+
+        def exec(self, code):
+            self.asked.append(code)
+            return self.answer
+
+    board = Board(b"30512\r\n")
+    assert free_heap(board) == 30512 and board.asked == [FREE_HEAP_CODE]
+    assert free_heap(Board(b"MemoryError\r\n")) is None

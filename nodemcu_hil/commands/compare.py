@@ -88,7 +88,6 @@ def _cell(text: str) -> str:
 
 def render_markdown(rows, a_name: str, b_name: str) -> str:
     from nodemcu_hil.compare import SAME, regressions, summary
-    from nodemcu_hil.table import format_table
 
     out = [f"### hil compare: `{_cell(a_name)}` (A) vs `{_cell(b_name)}` (B)", "",
            f"**{len(regressions(rows))} regression(s)**: {summary(rows)}", "",
