@@ -86,7 +86,7 @@ def test_a_hanging_command_is_stopped_at_its_deadline(tmp_path):
     code = "import sys, time; sys.stderr.write('waiting for the hub'); sys.stderr.flush(); time.sleep(60)"
     (record,) = load_inventory(boards_file(tmp_path, f"power = {{ on = '''{PYTHON} -c {shlex.quote(code)}''', "
                                                      f"off = 'x' }}\n"))
-    with pytest.raises(PowerFailed, match=r"power on: .* did not finish within 0.5 s"):
+    with pytest.raises(PowerFailed, match=r"power on: .* did not finish within 0.5 s; stderr: waiting for the hub"):
         CommandPower(record, timeout=0.5).on()
 
 
@@ -126,6 +126,13 @@ def test_hil_power_refuses_a_bad_template_with_file_and_line(tmp_path, cli_env):
     path = boards_file(tmp_path, "power = { on = 'uhubctl -p {hub_port} -a on', off = 'x' }\n")
     result = hil("power", "--boards-file", str(path), "hub-board", "on", env=cli_env)
     assert result.returncode == 1 and f"{path}:5:" in result.stderr and "{hub_port}" in result.stderr
+
+
+def test_hil_sim_power_needs_the_running_boards_control_address(cli_env):
+    result = hil("sim", "--power", "cycle", env=cli_env)
+    assert result.returncode == 1 and "needs --control HOST:PORT" in result.stderr, result.stderr
+    result = hil("sim", "--power", "off", "--control", "127.0.0.1:1", env=cli_env)
+    assert result.returncode == 1 and "cannot reach the board's control endpoint 127.0.0.1:1" in result.stderr
 
 
 @pytest.mark.slow
