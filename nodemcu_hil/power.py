@@ -40,7 +40,8 @@ class PowerSwitch(Protocol):
 
 
 class CommandPower:
-    """The command templates of a board's `power` entry in boards.toml (`record.power`), each run without a shell and with a deadline.
+    """The command templates of a board's `power` entry in boards.toml (`record.power`),
+    each run without a shell and with a deadline.
 
     Placeholders {name}, {port} and {mac} are filled per word after shlex splitting, so
     a value with spaces stays one argument. Without a `cycle` template a cycle is `off`,
