@@ -104,8 +104,8 @@ def _lane_rank(name: str) -> int:
 
 
 def _lanes(events: Sequence[Event]) -> dict[str, str]:
-    """Event lane name -> shown lane, in order of kind then first appearance; the topics of
-    one direction beyond MAX_TOPIC_LANES share a lane."""
+    """Event lane name -> the lane it is drawn in: the topics of one direction beyond
+    MAX_TOPIC_LANES share one lane."""
     seen = list(dict.fromkeys(lane_name(event) for event in events))
     shown: dict[str, str] = {}
     for direction in (UP, DOWN):
@@ -162,7 +162,7 @@ def _gaps(events: Sequence[Event]) -> list[Band]:
             start = event.at if start is None else start
             last_loss = event.at
             continue
-        back = event.source == SOURCE_CONSOLE and BACK_LINE.search(event.text) if says_connected else _is_up(event)
+        back = (event.source == SOURCE_CONSOLE and BACK_LINE.search(event.text)) if says_connected else _is_up(event)
         if start is not None and back:
             gaps.append(Band(start, event.at, GAP, f"reconnect gap {event.at - start:.2f} s"))
             start = None

@@ -148,3 +148,11 @@ def test_a_window_that_ends_before_the_firmware_says_connected_closes_the_gap_at
               Event(0.6, "console", "b", "mqtt: link lost (MQTTException(1,))"),
               Event(1.8, "mqtt", "ab12", "x/ab12/status online [qos1, retained]")]
     assert [_title(g) for g in _groups(_svg(events), "gap")] == ["reconnect gap 1.30 s"]
+
+
+def test_topics_beyond_the_lane_limit_share_one_lane():
+    from nodemcu_hil.report_lanes import MAX_TOPIC_LANES, OTHER_TOPICS
+
+    events = [Event(float(i), "mqtt", "ab12", f"x/ab12/t{i} v [qos0]") for i in range(MAX_TOPIC_LANES + 3)]
+    lanes = picture(events, 0.0, lambda text: text).lanes
+    assert len(lanes) == MAX_TOPIC_LANES + 1 and lanes[-1] == f"MQTT {UP} {OTHER_TOPICS}"
