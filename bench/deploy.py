@@ -17,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench.board_facts import record_board_facts
 from bench.model import Context, Result, median
 from bench.targets import ROOT, mpremote, virtual_board
 
@@ -68,8 +69,8 @@ def harness_deploy(url: str, files: dict[str, bytes], facts: dict | None = None)
     with Repl.open(url, board="bench-deploy") as repl:
         deploy(repl, files, reset=False, out=lambda line: None)
         elapsed = time.monotonic() - started
-        if facts is not None and "micropython" not in facts:
-            facts["micropython"] = repl.eval("__import__('sys').implementation.version")
+        if facts is not None:
+            record_board_facts(repl, facts)
     return elapsed
 
 

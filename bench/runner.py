@@ -91,6 +91,7 @@ def document(results: list[Result], *, quick: bool, target: Target, facts: dict)
                     "machine": platform.machine(), "cpus": os.cpu_count()},
         "versions": {**versions(), "board_micropython": facts.get("micropython")},
         "board_kind": target.kind,
+        "board_facts": facts,   # the measured board's banner: MicroPython version, build date, machine
         "boards": [getattr(board, "name", str(board)) for board in target.boards],
         "benchmarks": [{"name": r.name, "seconds": r.seconds, "notes": r.notes, "failures": r.failures,
                         "figures": [{**asdict(f), "met": f.met} for f in r.figures]} for r in results],

@@ -32,13 +32,15 @@ def mpremote() -> str:
 
 
 @contextmanager
-def virtual_board(root: Path, name: str, *, pace: bool = False, flashed: bool = True, pty: bool = True):
-    """A virtual board in `root`, its flash holding MicroPython (or erased) and an empty filesystem."""
+def virtual_board(root: Path, name: str, *, pace: bool = False, flashed: bool = True, pty: bool = True,
+                  version: str | None = None):
+    """A virtual board in `root`, its flash holding MicroPython (the image's default version,
+    or `version`; or erased) and an empty filesystem."""
     from nodemcu_hil.sim import start_board
     from nodemcu_hil.sim.mpimage import build_image
     root.mkdir(parents=True, exist_ok=True)
     flash = root / "flash.bin"
-    image = build_image() if flashed else b""
+    image = (build_image(version) if version else build_image()) if flashed else b""
     flash.write_bytes(image + b"\xff" * (FLASH_SIZE - len(image)))
     board = start_board(name=name, flash=flash, state_dir=root / "state", pty=(root / "tty") if pty else None,
                         pace=pace, log=root / "board.log")

@@ -6,7 +6,9 @@ import json
 import types
 
 from bench import runner
+from bench.board_facts import parse_banner, record_board_facts
 from bench.model import Figure, Result, Target, percentile
+from bench.targets import virtual_board
 from nodemcu_hil.cli import main as hil_main
 
 
@@ -38,6 +40,7 @@ def test_the_runner_prints_one_table_and_writes_the_json(tmp_path):
     assert doc["board_kind"] == "virtual" and doc["quick"] is True
     assert {"esptool", "mpremote", "board_micropython"} <= set(doc["versions"])
     assert doc["versions"]["esptool"] and doc["versions"]["board_micropython"] == (1, 28, 0)
+    assert doc["board_facts"] == {"micropython": (1, 28, 0)}
     assert [b["name"] for b in doc["benchmarks"]] == ["fake", "broken"]          # "slow" is not in --quick
     fake_doc, broken_doc = doc["benchmarks"]
     verdicts = {f["name"]: f["met"] for f in fake_doc["figures"]}
@@ -66,3 +69,24 @@ def test_tasks_offers_bench():
     import tasks
     assert "bench" in tasks.TASKS and tasks.TASKS["bench"][1] is None
     assert tasks.TASKS["hil"][1] == ["tests_hil"] and tasks.TASKS["test"][1] == []
+
+
+def test_the_banner_gives_version_build_date_and_machine():
+    text = "\r\nMicroPython v1.19.1-dirty on 2022-06-18; ESP module with ESP8266\r\nType \"help()\" ...\r\n>>> "
+    assert parse_banner(text) == {"micropython": "v1.19.1-dirty", "build_date": "2022-06-18",
+                                  "machine": "ESP module with ESP8266"}
+    assert parse_banner("raw REPL; CTRL-B to exit\r\n>") is None
+
+
+def test_the_board_facts_are_the_images_banner_not_the_host_interpreter(tmp_path):
+    """A virtual board runs the host's unix port: its sys.implementation is the wheel's
+    version, while the banner (and so the JSON) shows the image's."""
+    from nodemcu_hil.repl import Repl
+    facts: dict = {}
+    with virtual_board(tmp_path / "vb", "bench-facts", pty=False, version="v1.19.1") as board:
+        with Repl.open(board.url, board="bench-facts") as repl:
+            repl.enter(soft_reset=False)
+            host = repl.eval("__import__('sys').implementation.version")
+            record_board_facts(repl, facts)
+    assert tuple(host[:2]) != (1, 19), "the host's unix port is not the image's version: nothing to tell apart"
+    assert facts == {"micropython": "v1.19.1", "build_date": "2026-04-06", "machine": "ESP module with ESP8266"}
