@@ -8,16 +8,12 @@ through the setting `labgrid_client`. Every call has a deadline: against a coord
 accepts the connection and never answers, the client itself waits 20 s (gRPC's connect
 timeout) before giving up.
 
-The client prints no machine-readable form of places or reservations (its `export --format
-json` needs an environment file and blocks), so this module reads the text that labgrid 26's
-`places -v`, `show` and `reservations` print (`Place.show`, `Reservation.show`, and the
-resource's `pformat` dict, a Python literal). Output it cannot read is an error naming the
-command, not a guess.
+What the client prints is read by `nodemcu_hil.labgrid_output`; output it cannot read is
+an error naming the command.
 """
 
 from __future__ import annotations
 
-import ast
 import getpass
 import os
 import re
@@ -25,11 +21,25 @@ import shlex
 import shutil
 import socket
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from nodemcu_hil.errors import BoardNotFound, ConfigError, HilError
+from nodemcu_hil.labgrid_output import (
+    RFC2217_PROTOCOL,
+    PlaceInfo,
+    ReservationInfo,
+    Resource,
+    SerialEndpoint,
+    read_places,
+    read_reservations,
+    read_show,
+    read_wait,
+)
+
+__all__ = ["CoordinatorUnreachable", "LabgridClient", "LabgridCommandFailed", "LabgridUnavailable", "PlaceInfo",
+           "PlaceWithoutSerialPort", "RFC2217_PROTOCOL", "ReservationInfo", "Resource", "SerialEndpoint",
+           "UnknownPlace", "find_client", "normalise_coordinator"]
 
 COMMAND_TIMEOUT_S = 10.0  # connect, sync with the coordinator, act: ~0.3 s on a LAN
 DEFAULT_COORDINATOR_PORT = 20408  # labgrid's own default
@@ -40,15 +50,6 @@ INSTALL_HINT = ("install labgrid's client in its own environment (pipx install l
 IGNORED_ENVIRONMENT = ("LG_ENV", "LG_PLACE", "PLACE", "LG_TOKEN", "LG_STATE", "STATE", "LG_INITIAL_STATE",
                        "LG_COORDINATOR")
 UNREACHABLE_MARKER = "Could not connect to coordinator"
-SERIAL_CLASS = "NetworkSerialPort"
-RFC2217_PROTOCOL = "rfc2217"
-
-PLACE_HEADER = re.compile(r"^Place '(?P<name>.*)':$")
-RESERVATION_HEADER = re.compile(r"^Reservation '(?P<token>.*)':$")
-RESOURCE_HEADER = re.compile(r"^(?P<kind>Acquired|Matching) resource '(?P<name>.*)' \((?P<path>[^)]*)\):$")
-ORPHAN_LINE = re.compile(r"^Orphaned resource '(?P<name>.*)' \((?P<path>[^)]*)\)$")
-FIELD_LINE = re.compile(r"^  (?P<key>[a-z][a-z ]*):(?: (?P<value>.*))?$")
-ITEM_LINE = re.compile(r"^    (?P<item>\S.*)$")
 NO_PLACE = re.compile(r"place pattern (?P<pattern>.*) matches nothing")
 
 
@@ -70,76 +71,6 @@ class PlaceWithoutSerialPort(ConfigError):
 
 class LabgridCommandFailed(HilError):
     """A labgrid-client command failed for another reason; its own message is quoted."""
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One resource of a place as `show` prints it."""
-
-    name: str
-    path: str  # exporter/group/class/name
-    cls: str
-    params: Mapping
-    avail: bool
-    acquired: str | None
-
-
-@dataclass(frozen=True)
-class SerialEndpoint:
-    """A NetworkSerialPort: the exporter's ser2net (or any RFC2217 server)."""
-
-    host: str
-    port: int | None  # None until acquired when the exporter runs ser2net for a USBSerialPort
-    speed: int
-    protocol: str
-    avail: bool
-
-    @property
-    def url(self) -> str:
-        return f"rfc2217://{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class PlaceInfo:
-    """A place as the coordinator reports it; `resources` only from `show`."""
-
-    name: str
-    coordinator: str
-    tags: Mapping[str, str] = field(default_factory=dict)
-    matches: tuple[str, ...] = ()
-    acquired: str | None = None  # "host/user" of the holder
-    reservation: str | None = None  # token of the reservation the place is allocated to
-    resources: tuple[Resource, ...] = ()
-
-    @property
-    def tag_strings(self) -> tuple[str, ...]:
-        return tuple(f"{key}={value}" for key, value in sorted(self.tags.items()))
-
-    def carries(self, filters: Mapping[str, str]) -> bool:
-        """Whether a reservation with these filters could get this place (labgrid's scheduler
-        also treats the name as a tag)."""
-        tags = {**self.tags, "name": self.name}
-        return all(tags.get(key) == value for key, value in filters.items())
-
-    @property
-    def serial(self) -> SerialEndpoint | None:
-        for resource in self.resources:
-            if resource.cls == SERIAL_CLASS:
-                params = resource.params
-                port = params.get("port")
-                return SerialEndpoint(host=str(params.get("host", "")), port=int(port) if port else None,
-                                      speed=int(params.get("speed") or 115200),
-                                      protocol=str(params.get("protocol") or RFC2217_PROTOCOL),
-                                      avail=resource.avail)
-        return None
-
-
-@dataclass(frozen=True)
-class ReservationInfo:
-    token: str
-    owner: str  # "host/user"
-    state: str  # waiting, allocated, acquired, expired, invalid
-    place: str | None  # the allocated place
 
 
 def normalise_coordinator(address: str) -> str:
@@ -203,10 +134,7 @@ class LabgridClient:
             return None
         if done.returncode != 0:
             raise self._failure(self._shown(("wait", token), None), None, done.stdout, done.stderr)
-        # `wait` prints the reservation at every poll, without the header `reservations` gives it
-        last = done.stdout.rsplit("\nowner: ", 1)[-1].removeprefix("owner: ")
-        text = f"Reservation '{token}':\n" + "\n".join("  " + line for line in f"owner: {last}".splitlines())
-        return self._reservation_blocks(text, "wait")[-1]
+        return self._read("wait", read_wait, done.stdout, token)
 
     def _execute(self, args: tuple[str, ...], place: str | None, timeout: float) -> subprocess.CompletedProcess:
         argv = [self.program, "-x", self.coordinator, *(["-p", place] if place else []), *args]
@@ -238,55 +166,29 @@ class LabgridClient:
 
     def places(self) -> list[PlaceInfo]:
         """Every place with its tags, holder and reservation (no resources)."""
-        output = self.run("-v", "places")
-        return [self._place(name, lines, "places -v") for name, lines in _blocks(output, PLACE_HEADER)]
+        return self._read("places -v", read_places, self.run("-v", "places"), self.coordinator)
 
     def show(self, place: str) -> PlaceInfo:
         """One place with its resources: the acquired ones, else those its matches find."""
-        output = self.run("show", place=place)
-        blocks = _blocks(output, PLACE_HEADER)
-        if len(blocks) != 1:
-            raise self._unreadable("show", output)
-        name, lines = blocks[0]
-        place_lines = [line for line in lines if line.startswith("  ")]
-        return self._place(name, place_lines, "show", resources=_resources(lines, self))
+        return self._read("show", read_show, self.run("show", place=place), self.coordinator)
 
     def reservations(self) -> list[ReservationInfo]:
-        return self._reservation_blocks(self.run("reservations"), "reservations", allow_none=True)
+        return self._read("reservations", read_reservations, self.run("reservations"))
 
     def reserve(self, filters: Mapping[str, str]) -> ReservationInfo:
         """A new reservation; the coordinator allocates it a place carrying the filters, at once
         when one is free."""
         output = self.run("reserve", *(f"{key}={value}" for key, value in filters.items()))
-        return self._reservation_blocks(output, "reserve")[0]
+        found = self._read("reserve", read_reservations, output)
+        if not found:
+            raise self._unreadable("reserve", output)
+        return found[0]
 
-    def _reservation_blocks(self, output: str, command: str, allow_none: bool = False) -> list[ReservationInfo]:
-        found = []
-        for token, lines in _blocks(output, RESERVATION_HEADER):
-            fields = _fields(lines)
-            allocations = fields.get("allocations") or []
-            place = next((item.split(": ", 1)[1] for item in allocations if ": " in item), None)
-            if not isinstance(fields.get("owner"), str) or not isinstance(fields.get("state"), str):
-                raise self._unreadable(command, output)
-            found.append(ReservationInfo(token=token, owner=fields["owner"], state=fields["state"], place=place))
-        if not found and not allow_none:
-            raise self._unreadable(command, output)
-        return found
-
-    def _place(self, name: str, lines: list[str], command: str, resources: tuple[Resource, ...] = ()) -> PlaceInfo:
-        fields = _fields(lines)
-        if "acquired" not in fields:
-            raise self._unreadable(command, "\n".join(lines))
-        tags = {}
-        for pair in (fields.get("tags") or "").split(", "):
-            key, sep, value = pair.partition("=")
-            if sep:
-                tags[key] = value
-        acquired = fields["acquired"]
-        return PlaceInfo(name=name, coordinator=self.coordinator, tags=tags,
-                         matches=tuple(fields.get("matches") or ()),
-                         acquired=None if acquired in (None, "None") else acquired,
-                         reservation=fields.get("reservation") or None, resources=resources)
+    def _read(self, command: str, reader, output: str, *args):
+        try:
+            return reader(output, *args)
+        except ValueError:
+            raise self._unreadable(command, output) from None
 
     def _unreadable(self, command: str, output: str) -> LabgridCommandFailed:
         return LabgridCommandFailed(f"cannot read the output of `labgrid-client {command}` from {self.program}: "
@@ -297,65 +199,3 @@ class LabgridClient:
 def _last_line(text: str | None) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1][-STDERR_TAIL_CHARS:] if lines else ""
-
-
-def _blocks(output: str, header: re.Pattern) -> list[tuple[str, list[str]]]:
-    """(name, lines) for each block that starts with a header line; text before the first is dropped."""
-    blocks: list[tuple[str, list[str]]] = []
-    for line in output.splitlines():
-        match = header.match(line)
-        if match:
-            blocks.append((match.group(1), []))
-        elif blocks:
-            blocks[-1][1].append(line)
-    return blocks
-
-
-def _fields(lines: list[str]) -> dict[str, str | list[str] | None]:
-    """`  key: value` lines, and `  key:` followed by `    item` lines as lists."""
-    fields: dict[str, str | list[str] | None] = {}
-    current: str | None = None
-    for line in lines:
-        item = ITEM_LINE.match(line)
-        if item and current is not None:
-            fields[current].append(item["item"])
-            continue
-        match = FIELD_LINE.match(line)
-        if not match:
-            current = None
-            continue
-        if match["value"] is None:
-            current = match["key"]
-            fields[current] = []
-        else:
-            current = None
-            fields[match["key"]] = match["value"]
-    return fields
-
-
-def _resources(lines: list[str], client: LabgridClient) -> tuple[Resource, ...]:
-    """The resource entries `show` prints after the place: a header line, then a pformat dict."""
-    found: list[Resource] = []
-    index = 0
-    while index < len(lines):
-        header = RESOURCE_HEADER.match(lines[index])
-        orphan = ORPHAN_LINE.match(lines[index])
-        index += 1
-        if orphan:  # acquired, but its exporter is gone: nothing to connect to
-            parts = orphan["path"].split("/")
-            found.append(Resource(name=orphan["name"], path=orphan["path"], cls=parts[2] if len(parts) > 2 else "",
-                                  params={}, avail=False, acquired=None))
-        if not header:
-            continue
-        body = []
-        while index < len(lines) and lines[index].startswith("  "):
-            body.append(lines[index][2:])
-            index += 1
-        try:
-            data = ast.literal_eval("\n".join(body))
-            found.append(Resource(name=header["name"], path=header["path"], cls=str(data["cls"]),
-                                  params=dict(data.get("params") or {}), avail=bool(data.get("avail")),
-                                  acquired=data.get("acquired")))
-        except (ValueError, SyntaxError, KeyError, TypeError):
-            raise client._unreadable("show", "\n".join(body)) from None
-    return tuple(found)
