@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from nodemcu_hil.run_facts import firmware_tree_facts
 from tests import headless_chromium as chromium
@@ -36,17 +37,29 @@ EVENT_LINE = re.compile(r"^\s*-?\d+\.\d{3} (\S+)\s+(\S+)\s+(.*)$")
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """The report directory of `pytest tests_hil -k SELECTION` on one virtual board."""
-    home = tmp_path_factory.mktemp("browser-run")
+def run(tmp_path_factory, worker_id):
+    """The report directory of `pytest tests_hil -k SELECTION` on one virtual board: run once
+    per session, also when xdist spreads this module's tests over workers (they share it)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent
+    home, done = shared / "report-browser-run", shared / "report-browser-run.out"
+    with FileLock(str(shared / "report-browser-run.lock"), timeout=RUN_TIMEOUT_S + 30):
+        if not done.exists():
+            done.write_text(_run_suite(home))
+    failure = done.read_text()
+    assert not failure, failure
+    return home / "reports"
+
+
+def _run_suite(home: Path) -> str:
+    """'' when the run passed, else what it printed."""
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("HIL_", "PYTEST_XDIST", "PYTEST_CURRENT"))}
     env.update(HIL_MODE="sim", HIL_WIFI_PASSWORD=SECRET, HIL_LEASE_DIR=str(home / "leases"))
     command = [sys.executable, "-m", "pytest", "tests_hil", "-k", SELECTION, "-n", "0", "-q",
                "-p", "no:cacheprovider", "--hil-report-dir", str(home / "reports")]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return home / "reports"
+    return "" if result.returncode == 0 else result.stdout[-4000:] + result.stderr[-2000:]
 
 
 def _timelines(junit: Path) -> dict[str, list[tuple[str, str, str]]]:
