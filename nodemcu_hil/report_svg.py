@@ -85,11 +85,12 @@ def _ticks(marks: Sequence[Mark], scale: _Scale, colours: Sequence[str]) -> list
 
 def _band(band: Band, scale: _Scale, bottom: float, end: float) -> str:
     x0, x1 = scale.x(band.start), scale.x(band.end if band.end is not None else end)
+    label_x = min(x0 + 2, LABEL_W + PLOT_W - 6 * len(band.label))  # a label at the right edge stays inside
+    label_y = TOP - 4 if band.kind == GAP else TOP - 15  # gaps and outages often start together
     return (f'<g class="band {band.kind}"><title>{_e(band.label)}</title>'
             f'<rect x="{x0:.1f}" y="{TOP}" width="{max(x1 - x0, 2):.1f}" height="{bottom - TOP}" '
             f'{BAND_STYLE[band.kind]}/>'
-            f'<text x="{min(x0 + 2, LABEL_W + PLOT_W - 6 * len(band.label)):.1f}" y="{TOP - 4 if band.kind == GAP else TOP - 15}" style="{FONT}" '
-            f'fill="#333">{_e(band.label)}</text></g>')
+            f'<text x="{label_x:.1f}" y="{label_y}" style="{FONT}" fill="#333">{_e(band.label)}</text></g>')
 
 
 def _resets(resets: Sequence[Mark], scale: _Scale, bottom: float) -> list[str]:

@@ -4,7 +4,8 @@ Every test report gets the slice of the session timeline from the test's setup s
 the end of that phase, merged with the broker's messages, as a report section `timeline`
 (shown by the terminal on failure and by pytest-html in the test's log). The teardown
 report carries the whole window as the JUnit property `timeline` and, in the HTML report,
-as a swimlane picture (`nodemcu_hil.report_svg`) with the text beside it, and the fingerprint of each board the test used as properties (`board`, `mac`, `flash_id`,
+as a swimlane picture (`nodemcu_hil.report_svg`) with the text beside it, and the
+fingerprint of each board the test used as properties (`board`, `mac`, `flash_id`,
 `micropython_version`, `free_heap`). Secrets are masked in all of it, and in failure
 texts, captured output and recorded properties, before any reporter sees the report.
 
