@@ -3,6 +3,8 @@ gives a fresh interpreter whatever the program left behind (item 2)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from nodemcu_hil.sim.runtime.console import boot_runtime
@@ -181,3 +183,26 @@ except OSError as e:
                    b"['VfsFat', 'VfsLfs2', 'mount', 'umount']\r\n"
                    b"['VfsLfs2'] ['boot.py']\r\n"
                    b"_vbnative ImportError\r\nuos False\r\n2\r\n")
+
+
+def test_soft_reset_closes_what_the_program_left_open(repl):
+    """The port's soft reset finalises every socket (gc_sweep_all); the unix port runs
+    no finaliser when run_main ends, so a bound port stayed taken after a soft reset
+    (upstream extmod/select_ipoll.py then skipped on EADDRINUSE) and every boot leaked
+    its descriptors."""
+    import socket as host_socket
+
+    runtime, console = repl
+    with host_socket.socket(host_socket.AF_INET, host_socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bind = b"import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n" \
+           b"s.bind(socket.getaddrinfo('127.0.0.1', %d)[0][-1])\nprint('bound')" % port
+    assert raw_exec(runtime, console, bind) == (b"bound\r\n", b"")
+    fds = len(os.listdir("/proc/%d/fd" % runtime.pid))
+    for _ in range(3):
+        runtime.receive(b"\x04")
+        console.expect(b"soft reboot\r\n")
+        console.expect(RAW_PROMPT)
+        assert raw_exec(runtime, console, bind) == (b"bound\r\n", b"")
+    assert len(os.listdir("/proc/%d/fd" % runtime.pid)) <= fds
