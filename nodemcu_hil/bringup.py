@@ -37,7 +37,7 @@ def session_board(source: BoardSource, settings: Settings, *, worker: str, worke
         sourced = source.claim(settings, worker=worker, worker_index=worker_index, state_dir=state_dir,
                                timeline=timeline, stack=stack)
         board = connect_board(sourced.record, timeline=timeline, pins=sourced.pins, wifi=sourced.wifi,
-                              log_dir=settings.report_dir / "serial")
+                              power=sourced.power, log_dir=settings.report_dir / "serial")
         stack.callback(disconnect_board, board)
         yield board
 

@@ -3,8 +3,8 @@
 Each xdist worker starts its own virtual NodeMCU as a separate process (a device at the
 end of an RFC2217 link, never an object in this process), with its flash file in the
 session's temporary directory, and provides the Wi-Fi access point the firmware is
-configured to join. This and the pin observer are the only places the harness knows a
-board is virtual.
+configured to join, and its power switch. This, the virtual source and the pin observer
+are the only places the harness knows a board is virtual.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from nodemcu_hil.errors import BoardNotFound, ImageRejected
+from nodemcu_hil.errors import BoardNotFound, ImageRejected, PowerFailed
 from nodemcu_hil.inventory import BoardRecord
 from nodemcu_hil.secrets import reveal
 
@@ -63,6 +63,35 @@ def virtual_board(name: str, state_dir: Path, *, wifi_ssid: str, wifi_password: 
         yield record, process
     finally:
         process.stop()
+
+
+class SimPower:
+    """The virtual board's power switch on its control endpoint, as a `PowerSwitch`: what a
+    per-port USB power switch is on a rig, so the recovery ladder's power rung runs here too."""
+
+    description = "the virtual board's power switch (control endpoint)"
+
+    def __init__(self, control, board: str):
+        self._control = control
+        self._board = board
+
+    def _switch(self, action: str) -> None:
+        from nodemcu_hil.sim import ControlError
+
+        try:
+            self._control.power(action)
+        except (ControlError, OSError) as exc:
+            raise PowerFailed(f"power {action} on the virtual board's control endpoint failed: {exc}",
+                              board=self._board, hint="see the virtual board's sim.log") from None
+
+    def on(self) -> None:
+        self._switch("on")
+
+    def off(self) -> None:
+        self._switch("off")
+
+    def cycle(self) -> None:
+        self._switch("cycle")
 
 
 class WorldControl:

@@ -19,6 +19,7 @@ from nodemcu_hil.config import Settings
 from nodemcu_hil.errors import ConfigError
 from nodemcu_hil.gpio import NoPins, PinObserver, probe_pins
 from nodemcu_hil.inventory import MODE_HARDWARE, BoardRecord
+from nodemcu_hil.power import PowerSwitch, power_switch_for
 from nodemcu_hil.timeline import Timeline
 
 
@@ -30,7 +31,7 @@ class SourcedBoard:
     record: BoardRecord
     pins: PinObserver
     wifi: object | None = None  # nodemcu_hil.sim_rig.WorldControl on a virtual board
-    power: object | None = None  # a nodemcu_hil.power.PowerSwitch, when the board's power is switchable
+    power: PowerSwitch | None = None  # None: nothing switches the board's power
 
 
 class BoardSource(Protocol):
@@ -56,6 +57,9 @@ class BoardSource(Protocol):
               timeline: Timeline, stack: ExitStack) -> SourcedBoard:
         """This worker's board, held until `stack` closes."""
 
+    def power_for(self, record: BoardRecord) -> PowerSwitch | None:
+        """What switches this board's power (`hil power`); None: nothing, it is done by hand."""
+
     def lease(self, settings: Settings, worker_index: int) -> AbstractContextManager[BoardRecord]:
         """Only the record of this worker's board, held for the block (no bring-up)."""
 
@@ -78,8 +82,8 @@ class RigSource:
         raise ConfigError("no firmware image to flash on real boards",
                           hint="set --hil-firmware-image (e.g. ESP8266_GENERIC-v1.28.0.bin)")
 
-    def power_for(self, record: BoardRecord) -> object | None:
-        return None
+    def power_for(self, record: BoardRecord) -> PowerSwitch | None:
+        return power_switch_for(record)
 
     def claim(self, settings: Settings, *, worker: str, worker_index: int, state_dir: Path,
               timeline: Timeline, stack: ExitStack) -> SourcedBoard:

@@ -15,7 +15,7 @@ from nodemcu_hil.config import Settings
 from nodemcu_hil.errors import BoardNotFound
 from nodemcu_hil.gpio import NoPins, SimPins
 from nodemcu_hil.inventory import MODE_SIM, BoardRecord
-from nodemcu_hil.sim_rig import WorldControl, make_sim_image, virtual_board
+from nodemcu_hil.sim_rig import SimPower, WorldControl, make_sim_image, virtual_board
 from nodemcu_hil.sources.base import SourcedBoard
 from nodemcu_hil.timeline import Timeline
 
@@ -50,7 +50,12 @@ class VirtualSource:
             wifi_password=settings.wifi_password))
         timeline.action(record.name, f"started virtual board at {record.port}")
         pins = NoPins(record.name) if settings.gpio_backend == "none" else SimPins(process.control)
-        return SourcedBoard(record=record, pins=pins, wifi=WorldControl(process.control, timeline, record.name))
+        return SourcedBoard(record=record, pins=pins, wifi=WorldControl(process.control, timeline, record.name),
+                            power=SimPower(process.control, record.name))
+
+    def power_for(self, record: BoardRecord) -> None:
+        """A virtual board's switch comes with its claim (`SimPower`); a record alone has none."""
+        return None
 
     def lease(self, settings: Settings, worker_index: int) -> AbstractContextManager[BoardRecord]:
         raise BoardNotFound("no real board in sim mode: virtual boards are started by the board fixture",
