@@ -3,6 +3,7 @@
 # Nothing is wired to the virtual board's buses: I2C scans find no device and
 # transfers fail with ENODEV, as on a bare NodeMCU.
 from _vbnative import time as _time
+import micropython
 import _vboard
 import _vbworld as _w
 
@@ -55,7 +56,8 @@ class RTC:
 
 
 class Timer:
-    """Software timers (the ESP8266 has only virtual ones: Timer(-1))."""
+    """Software timers (the ESP8266 has only virtual ones: Timer(-1)). A hard callback
+    runs with the heap locked, as the port's ISR (ports/esp8266/machine_timer.c)."""
 
     ONE_SHOT = 0
     PERIODIC = 1
@@ -71,7 +73,7 @@ class Timer:
             period = int(1000 / freq)
         elif tick_hz != 1000:
             period = period * 1000 // tick_hz
-        self._mode, self._period, self._cb = mode, max(1, period), callback
+        self._mode, self._period, self._cb, self._hard = mode, max(1, period), callback, hard
         self.due = _time.ticks_add(_time.ticks_ms(), self._period)
         _w.add_timer(self)
 
@@ -83,8 +85,16 @@ class Timer:
             self.due = _time.ticks_add(self.due, self._period)
         else:
             _w.remove_timer(self)
-        if self._cb is not None:
+        if self._cb is None:
+            return
+        if not self._hard:
             self._cb(self)
+            return
+        micropython.heap_lock()  # a hard callback runs in the ISR: no allocation there
+        try:
+            self._cb(self)
+        finally:
+            micropython.heap_unlock()
 
 
 class WDT:
@@ -164,45 +174,6 @@ class PWM:
         self.duty(ns * 1023 // period_ns)
 
 
-class UART:
-    """UART(0) is the REPL's; UART(1) is TX-only on GPIO2 and reaches nobody here."""
-
-    def __init__(self, id, baudrate=115200, **kw):
-        if id not in (0, 1):
-            raise ValueError("UART(%d) does not exist" % id)
-        self._id, self._baud = id, baudrate
-
-    def init(self, baudrate=115200, **kw):
-        self._baud = baudrate
-
-    def deinit(self):
-        pass
-
-    def any(self):
-        return 0
-
-    def read(self, n=None):
-        return None
-
-    def readinto(self, buf, n=None):
-        return None
-
-    def readline(self):
-        return None
-
-    def write(self, buf):
-        if self._id == 0:
-            import sys
-            sys.stdout.write(buf)
-        return len(buf)
-
-    def flush(self):
-        pass
-
-    def txdone(self):
-        return True
-
-
 class _Bus:
     def __init__(self, *args, **kw):
         pass
@@ -232,25 +203,3 @@ class SoftI2C(_Bus):
 
 
 I2C = SoftI2C
-
-
-class SoftSPI(_Bus):
-    MSB = 0
-    LSB = 1
-
-    def read(self, nbytes, write=0):
-        return bytes(nbytes)
-
-    def readinto(self, buf, write=0):
-        for i in range(len(buf)):
-            buf[i] = 0
-
-    def write(self, buf):
-        pass
-
-    def write_readinto(self, wbuf, rbuf):
-        self.readinto(rbuf)
-
-
-class SPI(SoftSPI):
-    pass

@@ -5,7 +5,10 @@
 # it waits, as they do on the chip between bytecodes.
 from _vbnative import socket as _socket, select as _select, time as _time
 import ujson as _json
+import micropython as _mp
 import _vboard
+
+HEAP_LOCK_WRAP = 16384  # heap_unlock() at depth 0 wraps the counter (see _vboot)
 
 _sock = None
 _buf = b""
@@ -127,11 +130,28 @@ def _until_timer(ms):
     return soonest if ms < 0 else min(ms, soonest)
 
 
+def heap_locked():
+    """micropython.heap_lock() in force (a hard IRQ, asyncio's allocation-free paths)."""
+    depth = _mp.heap_unlock()
+    _mp.heap_lock()
+    return depth < HEAP_LOCK_WRAP
+
+
+def _locked_sleep(ms):
+    """A wait that allocates nothing: no IRQs or world traffic (they need the heap)."""
+    while ms < 0:
+        _time.sleep_ms(1000)
+    _time.sleep_ms(ms)
+    return ()
+
+
 def wait(ms, extra=None):
     """Sleep up to ms (-1 = forever) while delivering IRQs and timers.
 
     `extra` is an optional native poll object: return its events as soon as it has any.
     """
+    if heap_locked():
+        return _locked_sleep(ms)
     deadline = _time.ticks_add(_time.ticks_ms(), ms) if ms >= 0 else None
     _dispatch()
     while True:

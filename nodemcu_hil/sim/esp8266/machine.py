@@ -5,7 +5,8 @@
 from _vbnative import time as _time
 import _vboard
 import _vbworld as _w
-from _vbperiph import RTC, Timer, WDT, ADC, PWM, UART, SPI, SoftSPI, I2C, SoftI2C
+from _vbperiph import RTC, Timer, WDT, ADC, PWM, I2C, SoftI2C
+from _vbbus import UART, SPI, SoftSPI
 
 PWRON_RESET = 0
 WDT_RESET = 1
@@ -133,23 +134,48 @@ class Signal:
         self.value(0)
 
 
-class _Mem:
-    """memN[addr]: a register file of its own (the host's memory is not the chip's)."""
+_memory = {}  # byte address -> value: one address space for mem8, mem16 and mem32
 
-    def __init__(self, width):
-        self._mask = (1 << width) - 1
-        self._regs = {}
+
+class _Mem:
+    """memN[addr] (extmod/machine_mem.c): aligned integer addresses only, no slices or
+    deletion. A memory of its own: the host's memory is not the chip's."""
+
+    def __init__(self, size):
+        self._size = size
+
+    def __repr__(self):
+        return "<%d-bit memory>" % (8 * self._size)
+
+    def _addr(self, addr):
+        if not isinstance(addr, int):
+            raise TypeError("can't convert %s to int" % type(addr).__name__)
+        addr &= 0xFFFFFFFF
+        if addr & (self._size - 1):
+            raise ValueError("address %08x is not aligned to %d bytes" % (addr, self._size))
+        return addr
 
     def __getitem__(self, addr):
-        return self._regs.get(addr, 0)
+        addr = self._addr(addr)
+        value = 0
+        for i in range(self._size - 1, -1, -1):
+            value = value << 8 | _memory.get(addr + i, 0)
+        return value
 
     def __setitem__(self, addr, value):
-        self._regs[addr] = value & self._mask
+        addr = self._addr(addr)
+        if not isinstance(value, int):
+            raise TypeError("can't convert %s to int" % type(value).__name__)
+        for i in range(self._size):
+            _memory[addr + i] = value >> (8 * i) & 0xFF
+
+    def __delitem__(self, addr):
+        raise TypeError("'mem' object doesn't support item deletion")
 
 
-mem8 = _Mem(8)
-mem16 = _Mem(16)
-mem32 = _Mem(32)
+mem8 = _Mem(1)
+mem16 = _Mem(2)
+mem32 = _Mem(4)
 
 
 def reset():

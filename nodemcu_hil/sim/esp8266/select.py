@@ -9,6 +9,8 @@ POLLOUT = 4
 POLLERR = 8
 POLLHUP = 16
 POLLNVAL = 32
+FLAG_ONESHOT = 1
+_NOTHING = ()
 
 
 def _host(obj):
@@ -80,7 +82,20 @@ class poll:
                 return out
 
     def ipoll(self, timeout=-1, flags=0):
-        return iter(self.poll(timeout))
+        """With the one-shot flag an object that reported events polls for none until
+        registered or modified again (extmod/modselect.c FLAG_ONESHOT); POLLERR and
+        POLLHUP still come, as for any mask. With nothing registered it only waits and
+        allocates nothing, as the port's (asyncio sleeps with the heap locked)."""
+        if not self._reg:
+            _w.wait(-1 if timeout is None else timeout)
+            return _NOTHING
+        ready = self.poll(timeout)
+        if flags & FLAG_ONESHOT:
+            for obj, _ in ready:
+                entry = self._reg.get(id(obj))
+                if entry is not None:
+                    entry[1] = 0
+        return iter(ready)
 
 
 def select(rlist, wlist, xlist, timeout=None):

@@ -26,6 +26,7 @@ TCP_NODELAY = 64
 MSG_PEEK = 1
 MSG_DONTWAIT = 2
 EAGAIN = 11
+EINVAL = 22
 EBADF = 9
 ECONNABORTED = 103
 ECONNRESET = 104
@@ -70,8 +71,19 @@ _LWIP_STATE = {"new": 0, "listening": 1, "connecting": 2, "connected": 3, "dgram
                "failed": 5, "closed": -16}
 
 
+def _as_int(value):
+    """mp_obj_get_int, as modlwip's constructor reads its arguments."""
+    if not isinstance(value, int):
+        raise TypeError("can't convert %s to int" % type(value).__name__)
+    return value
+
+
 class socket(io.IOBase):
     def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0):
+        for arg in (af, type, proto):
+            _as_int(arg)
+        if type not in (SOCK_STREAM, SOCK_DGRAM):  # no MICROPY_PY_LWIP_SOCK_RAW on ESP8266
+            raise OSError(EINVAL)
         self._type = type
         self._s = None
         self._timeout = -1  # ms; -1 blocks, 0 never waits
@@ -182,6 +194,8 @@ class socket(io.IOBase):
         self._check()
 
     def recv(self, bufsize, flags=0):
+        if self._state == "dgram":
+            return self.recvfrom(bufsize)[0]
         self._connected()
         while True:
             try:
@@ -272,9 +286,6 @@ class socket(io.IOBase):
             self._s.close()
         self._s, self._state = None, "closed"
 
-    def fileno(self):
-        return -1 if self._s is None else self._s.fileno()
-
     def ioctl(self, req, arg):
         if req == _GET_FILENO and self._s is not None:
             return self._s.fileno()
@@ -310,9 +321,13 @@ class socket(io.IOBase):
         return self._s.sendto(data, _host_addr(ip, port))
 
     def recvfrom(self, bufsize):
-        if self._timeout != 0:
-            p = _sel.poll()
-            p.register(self._s, _sel.POLLIN)
+        """lwIP's UDP receive: EAGAIN at once without a timeout, ETIMEDOUT after one."""
+        self._check()
+        p = _sel.poll()
+        p.register(self._s, _sel.POLLIN)
+        if not p.poll(0):
+            if self._timeout == 0:
+                raise OSError(EAGAIN)
             if not _w.wait(self._timeout, p):
                 raise OSError(ETIMEDOUT)
         data, addr = self._s.recvfrom(bufsize)
