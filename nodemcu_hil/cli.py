@@ -23,14 +23,14 @@ class Subcommand:
 
 
 SUBCOMMANDS = (
-    Subcommand("boards", "nodemcu_hil.commands.boards", "list the boards in boards.toml; --probe checks each one"),
+    Subcommand("boards", "nodemcu_hil.commands.boards", "list the boards (boards.toml or labgrid places); --probe checks each one"),
     Subcommand("flash", "nodemcu_hil.commands.flash", "validate an image and flash it to a board"),
     Subcommand("deploy", "nodemcu_hil.commands.deploy", "sync the firmware tree, its libraries and its config to a board"),
     Subcommand("sim", "nodemcu_hil.sim.cli", "run a virtual NodeMCU behind an RFC2217 port"),
     Subcommand("broker", "nodemcu_hil.commands.broker", "run the in-process MQTT broker for manual tests"),
-    Subcommand("power", "nodemcu_hil.commands.power", "switch a board's power on, off or cycle (boards.toml `power`)"),
+    Subcommand("power", "nodemcu_hil.commands.power", "switch a board's power on, off or cycle (boards.toml `power`, labgrid)"),
     Subcommand("console", "nodemcu_hil.commands.console", "lease-aware serial monitor with a log file"),
-    Subcommand("compare", "nodemcu_hil.commands.compare", "two runs' JUnit XML side by side; exit 1 on a regression"),
+    Subcommand("compare", "nodemcu_hil.commands.compare", "runs' figures side by side (JUnit, bench, campaigns; text, markdown, html); exit 1 on a regression"),
     Subcommand("bench", "nodemcu_hil.commands.bench", "run the repository's benchmarks (from a checkout): one table and JSON"),
     Subcommand("init", "nodemcu_hil.commands.init", "scaffold a firmware project tested on real and virtual boards"),
 )
