@@ -65,7 +65,10 @@ class PlaceLease:
             raise ConfigError("a labgrid place is held by its name or by tags, exactly one of them")
         self.client = client
         self.wanted = place
-        self.filters = {"name": place} if place else parse_filters(tags)
+        try:
+            self.filters = {"name": place} if place else parse_filters(tags)
+        except ValueError as exc:
+            raise ConfigError(f"labgrid place tags: {exc}", hint="fix the [labgrid] match of boards.toml") from None
         self.timeout = timeout
         self.lease_dir = Path(lease_dir)
         self.token: str | None = None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nodemcu_hil.errors import PortBusy, PowerFailed
+from nodemcu_hil.errors import ConfigError, PortBusy, PowerFailed
 from nodemcu_hil.identify import verify_board
 from nodemcu_hil.labgrid_client import (
     CoordinatorUnreachable,
@@ -188,6 +188,11 @@ def test_an_unknown_place_is_named_with_the_known_ones(farm, lease_dir):
         PlaceLease(farm.client("alice", "rig-a"), place="nodemcu-9", timeout=10, lease_dir=lease_dir).acquire()
     with pytest.raises(UnknownPlace, match="carries the tags board=esp32"):
         PlaceLease(farm.client("alice", "rig-a"), tags=["board=esp32"], timeout=10, lease_dir=lease_dir).acquire()
+
+
+def test_malformed_tags_are_refused_before_asking_the_coordinator(farm, lease_dir):
+    with pytest.raises(ConfigError, match="tag filter 'Board=nodemcu'"):
+        PlaceLease(farm.client("alice", "rig-a"), tags=["Board=nodemcu"], timeout=10, lease_dir=lease_dir)
 
 
 def test_a_place_without_serial_port_is_refused_and_released(farm, lease_dir):
