@@ -15,7 +15,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -179,9 +181,6 @@ class PowerRelay:
     GET to read; every switch recorded, and a broken relay answers 500."""
 
     def __init__(self):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
         relay = self
         self.switches: list[str] = []
         self.broken = False
