@@ -6,7 +6,6 @@ NetworkSerialPort (and a REST relay as its power), the harness's client as a pro
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import socket
 import subprocess
 import threading
