@@ -30,6 +30,7 @@ BENCHMARKS = (  # module names in this package, in the order they run
     "runtime",
     "latency",
     "suite",
+    "side_by_side",
 )
 BUDGET_S = {True: 60.0, False: 240.0}   # per benchmark: it starts no new case after this
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

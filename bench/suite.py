@@ -7,6 +7,7 @@ is noted."""
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -20,14 +21,19 @@ IN_QUICK = False
 
 
 def suite_run(ctx: Context, *workers: str) -> tuple[float, str]:
+    """Wall time and pytest's last line; the summary also gives the CPU the run used (it and its
+    children: boards, tools) per second of wall time, to set beside side_by_side's subset."""
     env = dict(os.environ, HIL_LEASE_DIR=os.environ.get("HIL_LEASE_DIR", str(ctx.work_dir / "leases")))
     env.pop("HIL_REPORT_DIR", None)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "pytest", "tests_hil", "-p", "no:cacheprovider", "-q", *workers],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
-    return elapsed, summary
+    return elapsed, f"{summary}; CPU {cpu / elapsed:.2f} cores"
 
 
 def run(ctx: Context) -> Result:
@@ -42,5 +48,4 @@ def run(ctx: Context) -> Result:
     n2, summary2 = suite_run(ctx, "-n", "2")
     result.add("tests_hil -n 1 / -n 2 (speed-up)", n1 / n2, "x", ">= 1.6",
                f"{n1:.1f} s ({summary1}) / {n2:.1f} s ({summary2})")
-    result.notes.append("virtual boards side by side before the suite slows by 2x: not measured yet")
     return result

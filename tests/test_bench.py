@@ -90,3 +90,38 @@ def test_the_board_facts_are_the_images_banner_not_the_host_interpreter(tmp_path
             record_board_facts(repl, facts)
     assert tuple(host[:2]) != (1, 19), "the host's unix port is not the image's version: nothing to tell apart"
     assert facts == {"micropython": "v1.19.1", "build_date": "2026-04-06", "machine": "ESP module with ESP8266"}
+
+
+def test_side_by_side_reports_the_largest_k_under_2x_and_each_ratio(tmp_path, monkeypatch):
+    """k = 2 at 1.4x, k = 3 at 2.5x: two boards side by side, both ratios reported, no k = 4."""
+    import time as clock
+
+    from bench import side_by_side as sbs
+    from bench.model import Context
+    slowest = {1: 10.0, 2: 14.0, 3: 25.0, 4: 30.0}
+    asked: list[int] = []
+
+    def fake_runs(work_dir, k):
+        asked.append(k)
+        return [sbs.Run(slowest[k] - i, True, "passed") for i in range(k)]
+
+    monkeypatch.setattr(sbs, "side_by_side", fake_runs)
+    ctx = Context(quick=False, work_dir=tmp_path, deadline=clock.monotonic() + 600, target=Target("virtual"))
+    result = sbs.run(ctx)
+    assert asked == [1, 2, 3] and not result.failures
+    figures = {f.name: f for f in result.figures}
+    assert result.figures[0].value == 2 and result.figures[0].target == "" and "k=3 above 2x" in result.figures[0].detail
+    assert figures["side by side, k=2: slowest suite / alone"].value == 1.4
+    assert figures["side by side, k=3: slowest suite / alone"].value == 2.5
+
+
+def test_side_by_side_stops_at_a_failed_run(tmp_path, monkeypatch):
+    import time as clock
+
+    from bench import side_by_side as sbs
+    from bench.model import Context
+    monkeypatch.setattr(sbs, "side_by_side", lambda work_dir, k: [sbs.Run(10.0, k < 2, "1 failed")] * k)
+    ctx = Context(quick=False, work_dir=tmp_path, deadline=clock.monotonic() + 600, target=Target("virtual"))
+    result = sbs.run(ctx)
+    assert result.figures[0].value == 1 and "a run failed at k=2" in result.figures[0].detail
+    assert "FAILED" in result.figures[1].detail
