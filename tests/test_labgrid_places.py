@@ -104,8 +104,11 @@ def test_a_place_is_found_by_its_tags(farm, lease_dir):
         assert held.info.acquired == "rig-a/alice"
 
 
-def test_a_second_host_waits_then_is_told_who_holds_the_place(farm, lease_dir):
+def test_a_second_host_waits_is_told_the_holder_then_gets_the_place_once_released(farm, lease_dir):
     holder = Holder(farm, PLACE, lease_dir, user="alice", host="rig-a")
+    contender = PlaceLease(farm.client("bob", "rig-b"), place=PLACE, timeout=HANDOVER_WAIT_S, lease_dir=lease_dir)
+    outcome: list[object] = []
+    waiting = threading.Thread(target=lambda: outcome.append(_try(contender.acquire)))
     try:
         started = time.monotonic()
         with pytest.raises(PortBusy) as busy:
@@ -113,16 +116,7 @@ def test_a_second_host_waits_then_is_told_who_holds_the_place(farm, lease_dir):
         assert time.monotonic() - started >= SHORT_WAIT_S
         assert "acquired by rig-a/alice" in str(busy.value) and PLACE in str(busy.value)
         assert holder_of(farm, PLACE) == "rig-a/alice"
-    finally:
-        holder.release()
 
-
-def test_the_waiting_host_gets_the_place_once_it_is_released(farm, lease_dir):
-    holder = Holder(farm, PLACE, lease_dir, user="alice", host="rig-a")
-    contender = PlaceLease(farm.client("bob", "rig-b"), place=PLACE, timeout=HANDOVER_WAIT_S, lease_dir=lease_dir)
-    outcome: list[object] = []
-    waiting = threading.Thread(target=lambda: outcome.append(_try(contender.acquire)))
-    try:
         waiting.start()
         wait_until(lambda: any(r.owner == "rig-b/bob" and r.state == "waiting" for r in farm.admin.reservations()),
                    10, "bob's reservation waiting")
@@ -133,7 +127,8 @@ def test_the_waiting_host_gets_the_place_once_it_is_released(farm, lease_dir):
         assert holder_of(farm, PLACE) == "rig-b/bob"
     finally:
         holder.stop()
-        waiting.join(SCHEDULER_TICK_S + HANDOVER_WAIT_S)
+        if waiting.ident is not None:  # started
+            waiting.join(SCHEDULER_TICK_S + HANDOVER_WAIT_S)
         contender.release()
 
 
@@ -144,23 +139,18 @@ def _try(action):
         return exc
 
 
-def test_after_a_crash_the_same_user_and_host_gets_the_place_again(farm, lease_dir):
-    holder = Holder(farm, PLACE, lease_dir, user="carol", host="rig-c")
-    holder.crash()  # SIGKILL: nothing released
-    assert holder_of(farm, PLACE) == "rig-c/carol"  # labgrid keeps a place acquired in the dead run's name
-    with PlaceLease(farm.client("carol", "rig-c"), place=PLACE, timeout=10, lease_dir=lease_dir) as held:
-        assert held.info.acquired == "rig-c/carol"
-        assert [r.owner for r in farm.admin.reservations()] == ["rig-c/carol"]  # the dead run's one is cancelled
-
-
-def test_a_live_run_of_the_same_user_and_host_is_not_taken_for_dead(farm, lease_dir):
+def test_a_live_run_of_the_same_user_and_host_is_waited_for_a_dead_one_is_cleared(farm, lease_dir):
     holder = Holder(farm, PLACE, lease_dir, user="carol", host="rig-c")
     try:
         with pytest.raises(PortBusy, match="own labgrid name rig-c/carol"):
             PlaceLease(farm.client("carol", "rig-c"), place=PLACE, timeout=SHORT_WAIT_S, lease_dir=lease_dir).acquire()
         assert holder_of(farm, PLACE) == "rig-c/carol"
     finally:
-        holder.release()
+        holder.crash()  # SIGKILL: nothing released
+    assert holder_of(farm, PLACE) == "rig-c/carol"  # labgrid keeps a place acquired in the dead run's name
+    with PlaceLease(farm.client("carol", "rig-c"), place=PLACE, timeout=10, lease_dir=lease_dir) as held:
+        assert held.info.acquired == "rig-c/carol"
+        assert [r.owner for r in farm.admin.reservations()] == ["rig-c/carol"]  # the dead run's one is cancelled
 
 
 def test_power_through_the_places_power_driver(farm, lease_dir, relay):
