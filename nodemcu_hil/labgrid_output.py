@@ -5,7 +5,8 @@ The client has no machine-readable form of these (its `export --format json` nee
 environment file and blocks), so this reads the text of labgrid's `Place.show`,
 `Reservation.show` and a resource's `pformat` dict (a Python literal). Every reader raises
 ValueError on text it does not recognise, which the client turns into an error naming the
-command: a guess would hand a test the wrong board.
+command: a guess would hand a test the wrong board. labgrid prints tags as `k=v, k=v`, so a
+tag value that itself contains ", " cannot be read back (MACs and flash sizes never do).
 """
 
 from __future__ import annotations
