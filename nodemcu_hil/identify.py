@@ -93,7 +93,8 @@ def probe_board(record: BoardRecord, hold: AbstractContextManager) -> ProbeResul
     """One line of `hil boards --probe`: never raises for a board-side problem. `hold` is
     the board's lease (or labgrid place) from its source, taken for the probe."""
     try:
-        with hold:
+        with hold as held:
+            record = held or record  # a labgrid place's port is known once it is held
             with contextlib.closing(open_port(record.port)) as serial_port:
                 identity = identify(serial_port)
     except PortBusy as exc:

@@ -16,11 +16,14 @@ from typing import Iterator
 from nodemcu_hil.config import Settings
 from nodemcu_hil.errors import ConfigError
 from nodemcu_hil.inventory import BoardRecord, BoardsFile
-from nodemcu_hil.labgrid_client import LabgridClient, PlaceInfo, UnknownPlace
+from nodemcu_hil.labgrid_client import LabgridClient, PlaceInfo, PlaceWithoutSerialPort, UnknownPlace
 from nodemcu_hil.labgrid_places import LabgridPower, LabgridSpec, PlaceLease, parse_labgrid_table, place_record
 from nodemcu_hil.labgrid_spec import filters_text, parse_filters
 from nodemcu_hil.power import PowerSwitch, power_switch_for
 from nodemcu_hil.sources.base import RigSource
+
+
+PORT_WHEN_HELD = "(when held)"
 
 
 class LabgridSource(RigSource):
@@ -65,8 +68,17 @@ class LabgridSource(RigSource):
                               hint=f"run with -n {len(self._places)} or fewer, or add places")
 
     def records(self) -> list[BoardRecord]:
-        """Each place with its serial port, as `show` reports it (no place is acquired)."""
-        return [place_record(self.client.show(place.name)) for place in self._places]
+        """Each place as `show` reports it, no place acquired: a USBSerialPort exported
+        through ser2net has no port until its place is held, so the port may read
+        `(when held)` here."""
+        return [self._listed(self.client.show(place.name)) for place in self._places]
+
+    def _listed(self, place: PlaceInfo) -> BoardRecord:
+        try:
+            return place_record(place)
+        except PlaceWithoutSerialPort:
+            return BoardRecord(name=place.name, port=PORT_WHEN_HELD, tags=place.tag_strings,
+                               description=f"labgrid place {place.name} on coordinator {place.coordinator}")
 
     def _hold(self, settings: Settings, timeout: float, *, place: str | None = None) -> PlaceLease:
         if place is None and not self.spec.places:
