@@ -15,14 +15,15 @@ from nodemcu_hil.board import Board, connect_board, disconnect_board
 from nodemcu_hil.config import SOURCE_MARKER, Settings
 from nodemcu_hil.deploy import DeployResult, deploy, deploy_to, local_files
 from nodemcu_hil.device_config import DEFAULT_BROKER_PORT, DeviceContext, build_files
-from nodemcu_hil.errors import ConfigError, DeviceHung
+from nodemcu_hil.errors import BoardNotFound, ConfigError, DeviceHung
 from nodemcu_hil.flashing import FlashOutcome, flash_image
 from nodemcu_hil.ports import open_port
 from nodemcu_hil.secrets import reveal
 from nodemcu_hil.images import ValidatedImage, validate_image
 from nodemcu_hil.inventory import BoardRecord
 from nodemcu_hil.recovery import RUNG_SOFT_RESET, OutOfService, climb
-from nodemcu_hil.sources import BoardSource
+from nodemcu_hil.power import reopen_port
+from nodemcu_hil.sources import BoardSource, SourcedBoard
 from nodemcu_hil.timeline import Timeline
 
 RUNG_RESET = "reset"  # start_firmware: the board answered after a plain reset
@@ -36,10 +37,28 @@ def session_board(source: BoardSource, settings: Settings, *, worker: str, worke
     with ExitStack() as stack:
         sourced = source.claim(settings, worker=worker, worker_index=worker_index, state_dir=state_dir,
                                timeline=timeline, stack=stack)
-        board = connect_board(sourced.record, timeline=timeline, pins=sourced.pins, wifi=sourced.wifi,
-                              power=sourced.power, log_dir=settings.report_dir / "serial")
+        board = _connect_sourced(sourced, settings, timeline)
         stack.callback(disconnect_board, board)
         yield board
+
+
+def _connect_sourced(sourced: SourcedBoard, settings: Settings, timeline: Timeline) -> Board:
+    """Identify the board; one that does not answer at all (a hung USB-serial bridge) gets a
+    power cycle first when its source can switch its power, as the recovery ladder would."""
+    def connect() -> Board:
+        return connect_board(sourced.record, timeline=timeline, pins=sourced.pins, wifi=sourced.wifi,
+                             power=sourced.power, log_dir=settings.report_dir / "serial")
+
+    try:
+        return connect()
+    except BoardNotFound as exc:
+        if sourced.power is None:
+            raise
+        timeline.action(sourced.record.name, f"no answer at start-up ({exc.what}): power cycle "
+                                             f"({sourced.power.description})")
+    sourced.power.cycle()
+    reopen_port(sourced.record.port, settings.boot_timeout).close()  # a USB device re-enumerates
+    return connect()
 
 
 def firmware_image_path(settings: Settings, source: BoardSource, image_dir: Path) -> Path:

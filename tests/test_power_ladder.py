@@ -99,3 +99,31 @@ def test_a_local_port_is_reopened_after_the_power_cycle(tmp_path, start_virtual_
             assert repl.eval("6 * 7") == 42
     finally:
         disconnect_board(board)
+
+
+def test_a_board_hung_before_the_session_is_power_cycled_at_start_up(tmp_path, start_virtual_board, monkeypatch):
+    """A rig's board whose bridge hung between runs: identification fails, the source's
+    switch cycles it once, and the session gets the board (the step is on the timeline)."""
+    from nodemcu_hil import bringup, config
+    from nodemcu_hil.errors import BoardNotFound
+    from nodemcu_hil.sources import choose_source
+
+    process = start_virtual_board(name="stuck", flash=flashed_flash(tmp_path), mac=MAC)
+    process.control.stick_bridge()
+    monkeypatch.setenv("HIL_REPORT_DIR", str(tmp_path / "reports"))
+    for with_power in (False, True):
+        record_for(tmp_path, process, with_power=with_power)
+        settings = config.resolve(env={"HIL_BOARDS_FILE": str(tmp_path / "boards.toml"),
+                                       "HIL_LEASE_DIR": str(tmp_path / "leases"),
+                                       "HIL_REPORT_DIR": str(tmp_path / "reports")})
+        timeline = Timeline()
+        session = bringup.session_board(choose_source(settings), settings, worker="gw0", worker_index=0,
+                                        state_dir=tmp_path / "state", timeline=timeline)
+        if not with_power:
+            with pytest.raises(BoardNotFound, match="could not talk to the ROM loader"):
+                session.__enter__()
+            continue
+        with session as board:
+            assert board.identity.mac == MAC
+        cycled = [event.text for event in timeline.events() if "no answer at start-up" in event.text]
+        assert cycled and "power cycle" in cycled[0]
