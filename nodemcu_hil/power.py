@@ -9,6 +9,7 @@ tool, ...); a labgrid place's power driver is another implementation of the same
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import time
 from typing import Protocol, runtime_checkable
@@ -101,6 +102,17 @@ def _tail(stderr: str | bytes | None) -> str:
     if isinstance(stderr, bytes):
         stderr = stderr.decode(errors="replace")
     return (stderr or "").strip()[-STDERR_TAIL_CHARS:]
+
+
+def check_power_programs(record: BoardRecord) -> None:
+    """At start-up, not when the ladder needs it: each power command's program must be
+    there (on PATH, or the path given), else `PowerFailed` naming board and program."""
+    if record.power is None:
+        return
+    for action, template in (("on", record.power.on), ("off", record.power.off), ("cycle", record.power.cycle)):
+        if template and shutil.which(program := shlex.split(template)[0]) is None:
+            raise PowerFailed(f"power {action} command: {program!r} is not installed or not on PATH",
+                              board=record.name, port=record.port, hint=FIX_HINT)
 
 
 def power_switch_for(record: BoardRecord) -> PowerSwitch | None:

@@ -115,8 +115,8 @@ def test_hil_power_refuses_an_unknown_board_a_board_without_power_and_a_failing_
     assert result.returncode == 1 and "nodemcu-9" in result.stderr and "hub-board" in result.stderr, result.stderr
     result = hil("power", "--boards-file", str(path), "hub-board", "cycle", env=cli_env)
     assert result.returncode == 1 and "no power control" in result.stderr and WIRING_HINT in result.stderr
-    path = boards_file(tmp_path, f"power = {{ on = '''{failing(2, 'uhubctl: no compatible hubs')}''', "
-                                 f"off = 'x' }}\n")
+    hub_failure = failing(2, "uhubctl: no compatible hubs")
+    path = boards_file(tmp_path, f"power = {{ on = '''{hub_failure}''', off = '''{hub_failure}''' }}\n")
     result = hil("power", "--boards-file", str(path), "hub-board", "on", env=cli_env)
     assert result.returncode == 1 and "uhubctl: no compatible hubs" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nodemcu_hil import config, sources
-from nodemcu_hil.errors import BoardNotFound, ConfigError, InventoryError, PortBusy
+from nodemcu_hil.errors import BoardNotFound, ConfigError, InventoryError, PortBusy, PowerFailed
 from nodemcu_hil.sources import LocalSource, VirtualSource, choose_source
 
 HARNESS = Path(__file__).resolve().parents[1] / "nodemcu_hil"
@@ -105,3 +105,9 @@ def test_bring_up_and_the_plugin_never_ask_which_source_it_is(module):
 
 def test_each_kind_of_boards_file_has_one_row():
     assert set(sources.RIG_SOURCES) == {"board", "labgrid"}
+
+
+def test_a_power_command_whose_program_is_missing_stops_the_run_at_start_up(tmp_path):
+    text = TWO_BOARDS + 'power = { on = "no-such-usb-switch on", off = "uhubctl -a off" }\n'
+    with pytest.raises(PowerFailed, match="'no-such-usb-switch' is not installed.*board 'nodemcu-2'"):
+        choose_source(settings_for(tmp_path, text))

@@ -15,6 +15,7 @@ from nodemcu_hil.config import Settings
 from nodemcu_hil.errors import BoardNotFound, ConfigError
 from nodemcu_hil.inventory import BoardRecord, BoardsFile, select_boards
 from nodemcu_hil.lease import lease_first_free, lease_for
+from nodemcu_hil.power import check_power_programs
 from nodemcu_hil.sources.base import RigSource
 
 
@@ -25,6 +26,8 @@ class LocalSource(RigSource):
         if not boards:
             raise ConfigError(f"the boards file {path} lists no boards",
                               hint="add a [[board]] table or remove the file to run on virtual boards")
+        for board in boards:
+            check_power_programs(board)
         self.boards = tuple(boards)
         self.path = path
         self.reason = reason
