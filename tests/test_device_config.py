@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from fixtures.device_config import build, config_bytes, describe
+from fixtures.device_config import RECONNECT_BACKOFF_BASE_MS, TUNING, build, config_bytes, describe
 from nodemcu_hil import config
 from nodemcu_hil.device_config import DeviceContext, build_files, generic_files
 from nodemcu_hil.errors import ConfigError
@@ -68,6 +68,7 @@ def test_this_firmwares_builder_maps_the_settings_to_its_keys():
     assert (firmware["broker_host"], firmware["broker_port"], firmware["topic_prefix"]) == ("10.1.2.3", 1884, "hil/gw0")
     assert firmware["gpio_allow"] == [4, 5] and firmware["wifi_password"] == WIFI_PASSWORD
     assert {"watchdog", "outbox_limit"} <= set(firmware)
+    assert firmware["backoff_base_ms"] == RECONNECT_BACKOFF_BASE_MS < TUNING["backoff_base_ms"]
 
 
 def test_the_generic_builder_writes_a_minimal_config():

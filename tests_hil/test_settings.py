@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = pytest.mark.hil
 
-MARKED_TELEMETRY_S = 1
+MARKED_TELEMETRY_S = 3
 MARKED_KEEPALIVE_S = 7
 
 
