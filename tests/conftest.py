@@ -58,3 +58,13 @@ def served_world():
     yield world, server.address
     server.close()
     world.close()
+
+
+@pytest.fixture(scope="module")
+def relay():
+    """A network relay for a module's labgrid places (labgrid's `rest` power backend)."""
+    from tests.labgrid_rig import PowerRelay
+
+    relay = PowerRelay()
+    yield relay
+    relay.stop()

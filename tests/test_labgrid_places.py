@@ -25,7 +25,7 @@ from nodemcu_hil.labgrid_client import (
     UnknownPlace,
 )
 from nodemcu_hil.labgrid_places import LabgridPower, PlaceLease
-from tests.labgrid_rig import Holder, LabgridFarm, PowerRelay, find_labgrid_client, wait_until
+from tests.labgrid_rig import Holder, LabgridFarm, find_labgrid_client, wait_until
 
 CLIENT = find_labgrid_client()
 pytestmark = pytest.mark.skipif(CLIENT is None, reason="labgrid-client not found (HIL_LABGRID_CLIENT, PATH, "
@@ -38,13 +38,6 @@ EXPORTER = "bench-a"
 SHORT_WAIT_S = 1.5  # the contender's lease timeout
 SCHEDULER_TICK_S = 15.0  # labgrid 26's coordinator also reschedules every 15 s, whatever happens
 HANDOVER_WAIT_S = 10.0  # the release itself must hand over (about a second), not the next tick
-
-
-@pytest.fixture(scope="module")
-def relay():
-    relay = PowerRelay()
-    yield relay
-    relay.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from nodemcu_hil.errors import ConfigError
 from nodemcu_hil.labgrid_client import CoordinatorUnreachable, UnknownPlace
 from nodemcu_hil.sources import choose_source
 from nodemcu_hil.sources.labgrid import LabgridSource
-from tests.labgrid_rig import LabgridFarm, PowerRelay, find_labgrid_client
+from tests.labgrid_rig import LabgridFarm, find_labgrid_client
 
 CLIENT = find_labgrid_client()
 pytestmark = pytest.mark.skipif(CLIENT is None, reason="labgrid-client not found (HIL_LABGRID_CLIENT, PATH, "
@@ -21,13 +21,6 @@ pytestmark = pytest.mark.skipif(CLIENT is None, reason="labgrid-client not found
 PLACE = "bench-nodemcu"
 BOARD_MAC = "5c:cf:7f:00:26:01"
 EXPORTER = "source-host"
-
-
-@pytest.fixture(scope="module")
-def relay():
-    relay = PowerRelay()
-    yield relay
-    relay.stop()
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,13 @@ class RigSource:
         return SourcedBoard(record=record, pins=rig_pins(record, settings, stack), power=self.power_for(record))
 
 
+def refuse_more_workers(workers: int, names: list[str], what: str, *, add: str) -> None:
+    """More xdist workers than boards would leave workers waiting on leases: refused at start."""
+    if workers > len(names):
+        raise ConfigError(f"{workers} xdist workers but only {len(names)} {what} ({', '.join(names)})",
+                          hint=f"run with -n {len(names)} or fewer, or add {add}")
+
+
 def rig_pins(record: BoardRecord, settings: Settings, stack: ExitStack) -> PinObserver:
     """How a real board's pins are observed: a wired probe board, or not at all."""
     backend = settings.gpio_backend

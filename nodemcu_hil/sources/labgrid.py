@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Iterator
 
 from nodemcu_hil.config import Settings
-from nodemcu_hil.errors import ConfigError
 from nodemcu_hil.inventory import BoardRecord, BoardsFile
 from nodemcu_hil.labgrid_client import LabgridClient, PlaceInfo, PlaceWithoutSerialPort, UnknownPlace
 from nodemcu_hil.labgrid_places import LabgridPower, LabgridSpec, PlaceLease, parse_labgrid_table, place_record
 from nodemcu_hil.labgrid_spec import filters_text, parse_filters
 from nodemcu_hil.power import PowerSwitch, power_switch_for
-from nodemcu_hil.sources.base import RigSource
+from nodemcu_hil.sources.base import RigSource, refuse_more_workers
 
 
 PORT_WHEN_HELD = "(when held)"
@@ -62,10 +61,7 @@ class LabgridSource(RigSource):
                 f"(as {self.client.identity})")
 
     def check_workers(self, workers: int) -> None:
-        if workers > len(self._places):
-            raise ConfigError(f"{workers} xdist workers but only {len(self._places)} labgrid places "
-                              f"({', '.join(place.name for place in self._places)})",
-                              hint=f"run with -n {len(self._places)} or fewer, or add places")
+        refuse_more_workers(workers, [place.name for place in self._places], "labgrid places", add="places")
 
     def records(self) -> list[BoardRecord]:
         """Each place as `show` reports it, no place acquired: a USBSerialPort exported

@@ -16,7 +16,7 @@ from nodemcu_hil.errors import BoardNotFound, ConfigError
 from nodemcu_hil.inventory import BoardRecord, BoardsFile, select_boards
 from nodemcu_hil.lease import lease_first_free, lease_for
 from nodemcu_hil.power import check_power_programs
-from nodemcu_hil.sources.base import RigSource
+from nodemcu_hil.sources.base import RigSource, refuse_more_workers
 
 
 class LocalSource(RigSource):
@@ -37,11 +37,7 @@ class LocalSource(RigSource):
         return f"mode=hardware ({self.reason}); boards: {names}"
 
     def check_workers(self, workers: int) -> None:
-        """More xdist workers than boards would leave workers waiting on leases."""
-        if workers > len(self.boards):
-            raise ConfigError(f"{workers} xdist workers but only {len(self.boards)} boards "
-                              f"({', '.join(b.name for b in self.boards)})",
-                              hint=f"run with -n {len(self.boards)} or fewer, or add boards to the inventory")
+        refuse_more_workers(workers, [board.name for board in self.boards], "boards", add="boards to the inventory")
 
     def records(self) -> list[BoardRecord]:
         return list(self.boards)
