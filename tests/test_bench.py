@@ -125,3 +125,15 @@ def test_side_by_side_stops_at_a_failed_run(tmp_path, monkeypatch):
     result = sbs.run(ctx)
     assert result.figures[0].value == 1 and "a run failed at k=2" in result.figures[0].detail
     assert "FAILED" in result.figures[1].detail
+
+
+def test_side_by_side_starts_no_k_the_run_has_no_time_for(tmp_path, monkeypatch):
+    import time as clock
+
+    from bench import side_by_side as sbs
+    from bench.model import Context
+    monkeypatch.setattr(sbs, "side_by_side", lambda work_dir, k: [sbs.Run(100.0, True, "passed")] * k)
+    now = clock.monotonic()
+    ctx = Context(quick=False, work_dir=tmp_path, deadline=now + 600, target=Target("virtual"), run_deadline=now + 60)
+    result = sbs.run(ctx)
+    assert len(result.figures) == 1 and "k=2 would not fit the time budget" in result.figures[0].detail
