@@ -11,7 +11,6 @@ import re
 import select
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import tty
