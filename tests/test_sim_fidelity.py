@@ -4,6 +4,8 @@ reset). One `hil sim` with a PTY, flashed once, driven by the unmodified tools."
 
 from __future__ import annotations
 
+import os
+import select
 import time
 
 import pytest
@@ -118,3 +120,29 @@ def test_mpremote_mount_imports_reads_and_writes_through_remote(sim, tmp_path):
     lines = [line for line in out.splitlines() if "is mounted at" not in line]
     assert lines == ["/remote 13 pkg héllo", "13 ['data.txt', 'made.txt']"]
     assert (local / "made.txt").read_text() == "from board 42"
+
+
+def test_output_made_while_the_pty_is_closed_is_not_held_for_its_next_client(sim):
+    """A closed /dev/ttyUSB0 drops what the chip sends. Held for the next PTY client, an
+    RFC2217 session's output reached it after its input flush (mpremote then read the
+    board's raw-paste reply as command output: UnicodeDecodeError on byte 0x80)."""
+    with serial.serial_for_url(sim.url, 115200, timeout=0.2) as port:
+        port.write(b"\x03\x02")
+        time.sleep(0.3)
+        port.write(b"for i in range(40): print('stale%03d' % i + 'z' * 500)\r\r")
+        seen = b""
+        deadline = time.monotonic() + 20
+        while b"stale039" not in seen and time.monotonic() < deadline:
+            seen += port.read(65536)
+        assert b"stale039" in seen
+    fd = os.open(sim.pty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)  # no input flush on open
+    try:
+        late = b""
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([fd], [], [], 0.1)
+            if readable:
+                late += os.read(fd, 65536)
+    finally:
+        os.close(fd)
+    assert b"stale" not in late

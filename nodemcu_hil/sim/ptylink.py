@@ -8,8 +8,11 @@ bytes exchanged at another rate than the chip's arrive garbled. Output waits for
 terminal: past `OUTPUT_BACKLOG` unread bytes the chip's writes block until the terminal
 reads (a UART never loses bytes to a host that reads; an unpaced board is only as fast as
 its reader). A terminal that reads nothing for `STALL_SECONDS` while output is held counts
-as absent (nobody has the port open): then the oldest output is lost, as a USB bridge with
-nobody reading loses it, until the terminal reads again. The master runs in
+as absent: then the oldest output is lost, as a USB bridge with nobody reading loses it,
+until the terminal reads again. While no client has the port open (the master sees a
+hang-up) the chip's output is dropped, as a closed /dev/ttyUSB0 drops it: held for the
+next client, the output of a session on the RFC2217 face reached the next PTY client after
+its input flush (mpremote then took a raw-paste reply, `R\x01\x80...`, for output). The master runs in
 packet mode, so a client's input flush (pyserial does one on open, esptool before every
 sync) also discards that backlog. `--pty LINK` names a
 stable symlink to the /dev/pts/N node, replaced atomically at start.
@@ -46,6 +49,7 @@ PACKET_FLUSHREAD = 0x01  # TIOCPKT_FLUSHREAD: the terminal discarded its input
 TERMIOS2 = struct.Struct("=4IB19s2I")
 READ_SIZE = 65536
 POLL_INTERVAL = 0.2
+HANGUP_POLL = 0.02  # while nobody has the port open: how soon a new client is noticed
 FALLBACK_BAUD = 115200
 SYNC_PREFIX = b"\xc0\x00\x08\x24\x00\x00\x00\x00\x00\x07\x07\x12\x20"  # esptool's SYNC frame
 OUTPUT_BACKLOG = 16 * 1024  # chip output held before the chip's writes wait for the terminal
@@ -147,6 +151,8 @@ class PtyLink:
         """Queue chip output for the writer thread; past the backlog, wait for the terminal."""
         if self._closing:
             return
+        if not self._client_open:
+            return  # a closed port: the bytes go nowhere
         received = resample(data, chip_baud, self.host_baud())
         with self._out_ready:
             self._out += received
@@ -191,7 +197,7 @@ class PtyLink:
         poller = select.poll()
         poller.register(self._master, select.POLLIN)
         while not self._closing:
-            events = poller.poll(POLL_INTERVAL * 1000)
+            events = poller.poll((POLL_INTERVAL if self._client_open else HANGUP_POLL) * 1000)
             if not events:
                 self._client_open = True  # no hang-up: a client has the slave open
                 continue
@@ -206,7 +212,7 @@ class PtyLink:
                     data = b""  # EIO: no client has the slave open
             if not data:
                 self._client_closed()
-                time.sleep(POLL_INTERVAL)  # the hang-up stays signalled until a client opens
+                time.sleep(HANGUP_POLL)  # the hang-up stays signalled until a client opens
                 continue
             self._client_open = True
             if data[0] == PACKET_DATA:
@@ -260,6 +266,8 @@ class PtyLink:
         if not was_open:
             return
         with self._out_ready:
+            self._out.clear()  # what the client did not read leaves with it
+            self._out_epoch += 1
             self._out_ready.notify_all()
         auto, self._auto_loader = self._auto_loader, False
         if auto and self.board.mode == MODE_DOWNLOAD and not self.board.loader_rebooted:
