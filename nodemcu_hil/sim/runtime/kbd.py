@@ -7,7 +7,11 @@ default action and ends the process. The ESP8266's UART interrupt only ever sets
 pending interrupt again, or queues the byte as input. So the host stops the child, looks
 (its SIGINT disposition, its pending-exception word) and signals only when the signal
 will be handled and nothing is pending yet, then lets it run on: the child cannot change
-either while it is stopped, and the signal is handled as it resumes.
+either while it is stopped, and the signal is handled as it resumes. The caller also
+spaces signals apart: each one the port handles may interrupt a system call (its handler
+has no SA_RESTART), and a KeyboardInterrupt raised from an interrupted write inside C code
+that holds the GC lock (a finaliser's error report during a collection) leaves the heap
+locked for the rest of the boot; a burst of CTRL-C bytes is one interrupt on the chip too.
 
 The child finds the pending-exception word at start (`find_pending_cell`, before
 `run_main`: the interpreter's state is plain memory then) and writes its address and the
@@ -111,16 +115,21 @@ def _pending(pid: int, cell: tuple[int, int]) -> bool:
         return False
 
 
-def interrupt(pid: int, cell: tuple[int, int] | None) -> bool:
-    """CTRL-C as the chip takes it: True if it interrupts (now, or coalesced with one
-    already pending), False if the interpreter does not take CTRL-C now (plain input)."""
+INPUT = "input"  # the interpreter does not take CTRL-C now: the byte is plain input
+COALESCED = "coalesced"  # a CTRL-C is already pending (or one was signalled just now)
+SIGNALLED = "signalled"
+
+
+def interrupt(pid: int, cell: tuple[int, int] | None, may_signal: bool = True) -> str:
+    """CTRL-C as the chip takes it: INPUT, COALESCED with one already pending (or when
+    the caller says it is too soon after the last), or SIGNALLED."""
     try:
         with stopped(pid) as still:
             if not still or not sigint_caught(pid):
-                return False
-            if cell is not None and _pending(pid, cell):
-                return True
+                return INPUT
+            if not may_signal or (cell is not None and _pending(pid, cell)):
+                return COALESCED
             os.kill(pid, signal.SIGINT)
-            return True
+            return SIGNALLED
     except ProcessLookupError:
-        return False
+        return INPUT

@@ -24,17 +24,19 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import tty
 from pathlib import Path
 from typing import Callable
 
-from nodemcu_hil.sim.runtime.kbd import interrupt, read_cell
+from nodemcu_hil.sim.runtime.kbd import INPUT, SIGNALLED, interrupt, read_cell
 from nodemcu_hil.sim.runtime.layout import KBD_CELL_FILE
 from nodemcu_hil.sim.runtime.translate import OutputTranslator
 
 CTRL_C = 0x03
 HOLD_FLUSH_S = 0.05  # release a held partial banner match after this much quiet
 READ_CHUNK = 4096
+SIGINT_MIN_GAP_S = 0.05  # CTRL-C bytes closer than this to the last signal coalesce (kbd.py)
 RAW_PROMPTS = (b"\x04>", b"CTRL-B to exit\r\n>")  # the raw REPL waits for source after these
 RAW_SOURCE_END = frozenset(b"\x04\x02\x03")  # run it, leave the raw REPL, cancel
 
@@ -54,6 +56,7 @@ class ChildSession:
         self._inbox: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
         self._kbd_cell: tuple[int, int] | None = None
+        self._last_sigint = 0.0
         self._threads: list[threading.Thread] = []
         self._out_tail = b""
         self._raw_source = False  # the raw REPL is reading source
@@ -152,7 +155,11 @@ class ChildSession:
             return False
         if self._kbd_cell is None:
             self._kbd_cell = read_cell(self._run_dir / KBD_CELL_FILE)
-        return interrupt(proc.pid, self._kbd_cell)
+        may_signal = time.monotonic() - self._last_sigint >= SIGINT_MIN_GAP_S
+        outcome = interrupt(proc.pid, self._kbd_cell, may_signal)
+        if outcome == SIGNALLED:
+            self._last_sigint = time.monotonic()
+        return outcome != INPUT
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)

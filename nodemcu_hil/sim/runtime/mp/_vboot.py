@@ -84,44 +84,74 @@ def _fit_heap():
 
 
 def _exec_file(name, main):
-    """pyexec_file_if_exists(): False only when the file raised (SystemExit counts as ok)."""
+    """pyexec_file_if_exists(): False only when the file raised (SystemExit counts as ok).
+    CTRL-C is armed only while the file runs."""
     try:
         os.stat(name)
     except OSError:
         return True
-    micropython.kbd_intr(3)
     try:
-        execfile(name, main.__dict__)
+        micropython.kbd_intr(3)
+        try:
+            execfile(name, main.__dict__)
+        finally:
+            micropython.kbd_intr(-1)
     except SystemExit:
         pass
     except BaseException as e:
-        sys.print_exception(e)
-        return False
-    finally:
-        micropython.kbd_intr(-1)
+        return _failed(e)
     main.__dict__["__file__"] = name
     return True
+
+
+def _failed(e):
+    micropython.kbd_intr(-1)
+    sys.print_exception(e)
+    return False
+
+
+def _run_files(main, raw):
+    """boot.py, then main.py in the friendly REPL if boot.py did not fail. A CTRL-C can
+    land after a file ended and before CTRL-C is disarmed; the port's pyexec raises it
+    as the file's own exception and clears the rest, so it never reaches the boot
+    (here it escaped the boot entry, the boot stopped half done)."""
+    name = "boot.py"
+    while name:
+        current, name = name, None
+        try:
+            if _exec_file(current, main) and current == "boot.py" and not raw:
+                name = "main.py"
+        except KeyboardInterrupt as e:
+            try:
+                _failed(e)
+            except KeyboardInterrupt:
+                pass
 
 
 HEAP_LOCK_WRAP = 16384  # heap_unlock() at depth 0 reports the wrapped counter (32767)
 _main = []  # __main__, held from boot: the exit function must not import
 
 
+def _heap_locked():
+    """Whether an allocation fails. Asked without touching the lock: heap_unlock() at
+    depth 0 wraps the counter, and a CTRL-C between it and the heap_lock() undoing it
+    left the heap locked for every later boot (MemoryError, then FATAL at the REPL)."""
+    try:
+        bytearray(1)
+        return False
+    except MemoryError:
+        return True
+
+
 def _unlock_heap():
     """A program may leave the heap locked (asyncio, heap_lock()); soft reset unlocks it."""
-    locked = getattr(micropython, "heap_locked", None)
     for _ in range(64):
-        if locked is not None:
-            if not locked():
-                return
-            micropython.heap_unlock()
-        else:
-            depth = micropython.heap_unlock()
-            if depth < 0 or depth >= HEAP_LOCK_WRAP:  # it was not locked: undo, as gc_unlock
-                micropython.heap_lock()               # wraps below zero
-                return
-            if depth == 0:
-                return
+        if not _heap_locked():
+            return
+        depth = micropython.heap_unlock()
+        if depth < 0 or depth >= HEAP_LOCK_WRAP:  # it was full, not locked: undo the wrap
+            micropython.heap_lock()
+            return
 
 
 def _soft_reset():
@@ -164,7 +194,6 @@ def run():
     sys.path[:] = ESP_PATH
     _fit_heap()
     main.__dict__.pop("__file__", None)
-    if _exec_file("boot.py", main) and not raw:
-        _exec_file("main.py", main)
+    _run_files(main, raw)
     if not raw:
         print()  # init_done's CRLF; the REPL banner follows
