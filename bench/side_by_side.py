@@ -11,8 +11,9 @@ The subset (`SUBSET`, fixed: 8 of the suite's 27 tests) keeps the full run withi
 minutes (the whole suite at k = 1..6 alone would take about four): the session bring-up
 (flash, deploy), a hard reset and soft resets, GPIO round trips, a 10 KB command, telemetry,
 a broker restart and the CPU-bound command flood. Its CPU share at k = 1 is in the figure's
-detail, to set beside the full suite's (`bench.suite`): the two were within a tenth of each
-other when chosen (0.34 and 0.36 cores), so the subset shares the machine as the suite does. The ratio of k is the slowest of the k runs over the k = 1 run; it stops
+detail, to set beside the full suite's (`bench.suite`): in two full runs the subset used
+0.34 and 0.43 cores, the suite 0.36 both times, so the subset loads the machine about as the
+suite does (a little more, so the figure errs, if at all, low). The ratio of k is the slowest of the k runs over the k = 1 run; it stops
 after the first k above 2x, at K_MAX, when a run fails, or when the next k would not fit the
 benchmark's or the whole run's budget. Reported, no target. Virtual boards only; full run only.
 """
