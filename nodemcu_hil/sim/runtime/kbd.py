@@ -8,10 +8,11 @@ pending interrupt again, or queues the byte as input. So the host stops the chil
 (its SIGINT disposition, its pending-exception word) and signals only when the signal
 will be handled and nothing is pending yet, then lets it run on: the child cannot change
 either while it is stopped, and the signal is handled as it resumes. The caller also
-spaces signals apart: each one the port handles may interrupt a system call (its handler
-has no SA_RESTART), and a KeyboardInterrupt raised from an interrupted write inside C code
-that holds the GC lock (a finaliser's error report during a collection) leaves the heap
-locked for the rest of the boot; a burst of CTRL-C bytes is one interrupt on the chip too.
+spaces signals apart (session.SIGINT_MIN_GAP_S): each one the port handles can interrupt a
+system call (its handler has no SA_RESTART, and its retry loop raises the pending
+KeyboardInterrupt from inside C code); under bursts of signals 1 ms apart a boot was seen
+left with its heap locked (MemoryError "heap is locked", then FATAL at the REPL), most
+likely such a raise inside a garbage collection. On the chip a burst is one interrupt too.
 
 The child finds the pending-exception word at start (`find_pending_cell`, before
 `run_main`: the interpreter's state is plain memory then) and writes its address and the
