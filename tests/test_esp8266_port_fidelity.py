@@ -88,9 +88,12 @@ t = time.ticks_ms()
 s.write(bytes(1000))
 print('spi=', time.ticks_diff(time.ticks_ms(), t))
 """, None))
-    assert 44 <= int(out["uart2400"].split()[0]) <= 50 and out["uart2400"].endswith("True")
-    assert 11 <= int(out["uart9600"].split()[0]) <= 16
-    assert 78 <= int(out["spi"]) <= 95
+    # The wire's time is the floor; the ceiling only tells "paced" from "sent twice over",
+    # with room for a loaded CI machine (a timing figure belongs in bench/, not here).
+    uart2400, uart9600, spi = int(out["uart2400"].split()[0]), int(out["uart9600"].split()[0]), int(out["spi"])
+    assert 44 <= uart2400 < 2 * 44 and out["uart2400"].endswith("True")
+    assert 11 <= uart9600 < uart2400
+    assert 78 <= spi < 2 * 78
 
 
 def test_hard_timer_callbacks_run_with_the_heap_locked(tmp_path):
