@@ -5,7 +5,11 @@
 # - a PUBLISH longer than MAX_MSG is never held whole: of each field only HEAD bytes are
 #   kept, the rest is read and thrown away in CHUNK-sized pieces; `big` holds its length
 #   so the service refuses it with an error event. The library still sends the PUBACK,
-#   so the session lives on and a retained one is not redelivered in a loop (defect 7).
+#   so the session lives on and a retained one is not redelivered in a loop (defect 7);
+# - each packet goes out in one socket write: the library writes a PUBLISH in four or
+#   five pieces and a PUBACK in two, and with Nagle's algorithm on the board's side and
+#   delayed ACKs on the broker's, every piece after the first could wait ~40 ms, so a
+#   burst of commands was answered at a few dozen per second (issue 14).
 from umqtt.simple2 import MQTTClient
 
 MAX_MSG = 512  # a command is under 64 B; 512 B leaves room for odd but honest topics
@@ -19,6 +23,7 @@ def utf8(s):
 
 class Link(MQTTClient):
     big = 0  # remaining length of the PUBLISH just read, when over MAX_MSG; else 0
+    batch = None  # the pieces of the packet(s) being written, sent as one write
 
     def connect(self, clean_session=True):
         self.client_id = utf8(self.client_id)
@@ -29,14 +34,35 @@ class Link(MQTTClient):
         return MQTTClient.connect(self, clean_session)
 
     def publish(self, topic, msg, retain=False, qos=0, dup=False):
-        return MQTTClient.publish(self, utf8(topic), utf8(msg), retain, qos, dup)
+        return self.in_one_write(MQTTClient.publish, utf8(topic), utf8(msg), retain, qos, dup)
 
     def subscribe(self, topic, qos=0):
-        return MQTTClient.subscribe(self, utf8(topic), qos)
+        return self.in_one_write(MQTTClient.subscribe, utf8(topic), qos)
 
     def check_msg(self):
         self.big = 0  # one packet per call: the flag never outlives its message
-        return MQTTClient.check_msg(self)
+        return self.in_one_write(MQTTClient.check_msg)
+
+    def in_one_write(self, method, *args):
+        # Nested calls (a publish from a message callback) join the outer write.
+        if self.batch is not None:
+            return method(self, *args)
+        self.batch = []
+        try:
+            result = method(self, *args)
+            pieces = self.batch
+        finally:
+            self.batch = None
+        if pieces:
+            MQTTClient._write(self, b"".join(pieces))
+        return result
+
+    def _write(self, data, length=-1):
+        if self.batch is None:
+            return MQTTClient._write(self, data, length)
+        piece = bytes(data) if length < 0 else bytes(data[:length])
+        self.batch.append(piece)
+        return len(piece)
 
     def _recv_len(self):
         # Called by check_msg only for a PUBLISH, right after its fixed header.
