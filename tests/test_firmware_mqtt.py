@@ -396,3 +396,40 @@ def test_the_firmware_without_its_credentials_is_refused(umqtt_root, secured_bro
     finally:
         process.kill()
         process.wait()
+
+
+ONE_WRITE_SCRIPT = """
+import mqttlink
+class Counting:  # the real socket, its writes counted
+    def __init__(self, sock): self.sock, self.writes = sock, []
+    def write(self, *args):
+        n = self.sock.write(*args)
+        self.writes.append(n)
+        return n
+    def __getattr__(self, name): return getattr(self.sock, name)
+got = []
+c = mqttlink.Link('w1', '127.0.0.1', port=%(port)d, keepalive=10)
+c.set_callback(lambda topic, msg, retained, dup: got.append(msg))
+c.connect()
+c.sock = w = Counting(c.sock)
+c.publish('fw/w1/a', 'x' * 20)
+c.publish('fw/w1/b', 'y', qos=1)
+c.subscribe('fw/w1/cmd', qos=1)
+print('SENT', len(w.writes))
+while not got:
+    c.wait_msg()
+print('AFTER', len(w.writes), got)
+"""
+
+
+def test_each_packet_leaves_in_one_socket_write(umqtt_root, broker, observer):
+    """umqtt writes a PUBLISH in 4-5 pieces and a PUBACK in 2; with Nagle on the board's
+    side each later piece could wait for the broker's delayed ACK (a command flood was
+    answered at a few dozen per second). Two publishes and a subscribe: three writes; the
+    PUBACK of a QoS 1 message: one more."""
+    observer.publish("fw/w1/cmd", b"on", qos=1, retain=True)
+    env = dict(os.environ, MICROPYPATH=f"{FIRMWARE}:{umqtt_root}")
+    done = subprocess.run([str(MICROPYTHON), "-c", ONE_WRITE_SCRIPT % {"port": broker.port}], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SENT 3" in done.stdout and "AFTER 4 [b'on']" in done.stdout, done.stdout
