@@ -91,3 +91,26 @@ class MessageLog:
                                       f"{' (' + what + ')' if what else ''} within {timeout:g} s",
                                       hint=f"topics seen: {', '.join(seen) or 'none'}")
                 self._changed.wait(remaining)
+
+    def wait_count(self, topic_filter: str, count: int, *, timeout: float, since: float | None = None,
+                   what: str | None = None) -> list[Message]:
+        """The first `count` messages (recorded at or after `since`) on the filter.
+
+        Each wake-up looks only at what arrived since the last one, so waiting for a
+        thousand replies costs one pass over the log, not one per reply."""
+        deadline = time.monotonic() + timeout
+        found: list[Message] = []
+        looked = 0
+        with self._changed:
+            while True:
+                found += [m for m in self._messages[looked:]
+                          if topic_matches(topic_filter, m.topic) and (since is None or m.at >= since)]
+                looked = len(self._messages)
+                if len(found) >= count:
+                    return found[:count]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise WaitTimeout(f"{self.name}: {len(found)} of {count} messages on {topic_filter!r}"
+                                      f"{' (' + what + ')' if what else ''} within {timeout:g} s")
+                self._changed.wait(remaining)
+

@@ -8,7 +8,7 @@ import time
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from nodemcu_hil.errors import BrokerUnavailable
+from nodemcu_hil.errors import BrokerUnavailable, WaitTimeout
 from nodemcu_hil.messages import Message, MessageLog
 from nodemcu_hil.secrets import reveal
 
@@ -45,6 +45,7 @@ class MqttClient:
         """Without `username`, the harness's credentials of the in-process broker at
         host:port (if it has any); `anonymous=True` sends none at all."""
         self.messages = MessageLog(log_name)
+        self.client_id = client_id
         self._client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         harness = None if anonymous or username else _HARNESS_CREDENTIALS.get((host, int(port)))
         if harness is not None:
@@ -101,6 +102,18 @@ class MqttClient:
     def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         info.wait_for_publish(CONNECT_TIMEOUT)
+
+    def publish_burst(self, topic: str, payloads: list[bytes | str], *, qos: int = 1, timeout: float) -> None:
+        """Every payload handed to paho at once, as a user's script floods a board (paho's
+        in-flight window paces QoS 1), then each one confirmed by the broker within `timeout`.
+        `publish` waits for each PUBACK before the next, which is a trickle, not a flood."""
+        sent = [self._client.publish(topic, payload, qos=qos) for payload in payloads]
+        deadline = time.monotonic() + timeout
+        for count, info in enumerate(sent):
+            info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            if not info.is_published():
+                raise WaitTimeout(f"{self.client_id}: {count} of {len(sent)} messages to {topic!r} confirmed by "
+                                  f"the broker within {timeout:g} s", hint="is the broker overloaded or gone?")
 
     def wait_for(self, topic_filter: str, predicate=None, *, timeout: float, since: float | None = None,
                  what: str | None = None) -> Message:

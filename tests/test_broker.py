@@ -53,6 +53,17 @@ def test_wait_for_times_out_naming_what_it_waited_for(broker):
             listener.wait_for("hil/never", timeout=0.2, what="status")
 
 
+def test_a_burst_is_confirmed_whole_and_counted_in_order(broker):
+    """publish_burst hands every message over at once; wait_count gives the first N in
+    order, and says how many came when they did not all come."""
+    with client(broker, "flooder") as flooder:
+        flooder.publish_burst("hil/burst", [str(n) for n in range(200)], qos=1, timeout=TIMEOUT)
+        got = broker.messages.wait_count("hil/burst", 200, timeout=TIMEOUT)
+        assert [m.payload for m in got] == [str(n).encode() for n in range(200)]
+        with pytest.raises(WaitTimeout, match=r"200 of 201 messages on 'hil/burst' \(one more\) within 0.2 s"):
+            broker.messages.wait_count("hil/burst", 201, timeout=0.2, what="one more")
+
+
 def test_restart_keeps_the_port_and_clients_can_reconnect(broker):
     port = broker.port
     broker.restart()
