@@ -34,6 +34,28 @@ def junit_properties(facts: RunFacts, run_level: Sequence[tuple[str, object]],
     return [(mask(name), mask(value)) for name, value in props]
 
 
+ENVIRONMENT_PREFIX = "HIL "
+
+
+def environment_rows(facts: RunFacts, run_level: Sequence[tuple[str, object]], mask: Mask) -> list[tuple[str, str]]:
+    """The first rows of pytest-html's Environment table, which a reader meets before
+    Python and the plugins: the run, then one line per board."""
+    rows = [(f"{ENVIRONMENT_PREFIX}{name.replace('_', ' ')}", str(value)) for name, value in run_level]
+    for name, board in facts.boards.items():
+        shown = ", ".join(f"{label} {board[key]}" for key, label in BOARD_COLUMNS[1:] if key in board)
+        rows.append((f"{ENVIRONMENT_PREFIX}board {name}", shown or "-"))
+    return [(mask(key), mask(value)) for key, value in rows]
+
+
+def lead_environment(environment: dict, rows: Sequence[tuple[str, str]]) -> None:
+    """Put `rows` first in pytest-metadata's dict, in place: pytest-html holds that very
+    dict since the session started and writes it with the report at the end."""
+    rest = [(key, value) for key, value in environment.items() if not str(key).startswith(ENVIRONMENT_PREFIX)]
+    environment.clear()
+    environment.update(rows)
+    environment.update(rest)
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], mask: Mask, css_class: str) -> str:
     head = "".join(f"<th {HEAD}>{escape(mask(str(cell)))}</th>" for cell in header)
     body = "".join("<tr>" + "".join(f"<td {CELL}>{escape(mask(str(cell)))}</td>" for cell in row) + "</tr>"

@@ -115,14 +115,27 @@ class ReportPlugin:
         mask = masker(secret_values(self.config))
         return self.facts.run_level(settings), run_facts.setting_rows(settings), mask
 
-    @pytest.hookimpl(tryfirst=True)  # before junitxml writes its file
+    @pytest.hookimpl(tryfirst=True)  # before junitxml and pytest-html write their files
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(self.config, "workerinput") or session_settings(self.config) is None:
+            return
+        self._lead_html_environment()
         xml = self.config.stash.get(xml_key, None)
-        if xml is None or hasattr(self.config, "workerinput") or session_settings(self.config) is None:
+        if xml is None:
             return
         run_level, settings, mask = self._facts_parts()
         for name, value in report_facts.junit_properties(self.facts, run_level, settings, mask):
             xml.add_global_property(name, value)
+
+    def _lead_html_environment(self) -> None:
+        try:
+            from pytest_metadata.plugin import metadata_key
+        except ImportError:  # pytest-html without pytest-metadata: no Environment table
+            return
+        environment = self.config.stash.get(metadata_key, None)
+        if environment is not None:
+            run_level, _, mask = self._facts_parts()
+            report_facts.lead_environment(environment, report_facts.environment_rows(self.facts, run_level, mask))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list, summary: list, postfix: list, session) -> None:

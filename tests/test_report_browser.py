@@ -23,7 +23,7 @@ from filelock import FileLock
 
 from nodemcu_hil.run_facts import firmware_tree_facts
 from tests import headless_chromium as chromium
-from tests.report_html import all_external_references, external_references, html_extras
+from tests.report_html import all_external_references, external_references, html_extras, report_data
 
 pytestmark = pytest.mark.slow
 
@@ -122,6 +122,10 @@ def test_the_run_facts_agree_with_junit_and_the_files(run, tmp_path):
     assert facts["hil.image_sha256"] == hashlib.sha256(image.read_bytes()).hexdigest()
     assert facts["hil.firmware_tree_sha256"] == firmware_tree_facts(ROOT / "firmware_under_test")[
         "firmware_tree_sha256"]
+    environment = list(report_data(run / "report.html")["environment"].items())
+    assert environment[0] == ("HIL mode", "virtual"), "the Environment table opens with the run's facts"
+    assert facts[f"hil.board.{board}.mac"] in dict(environment)[f"HIL board {board}"]
+    assert [key for key, _ in environment].index("Python") > [key for key, _ in environment].index("HIL image sha256")
 
 
 def test_no_secret_and_nothing_outside_the_page(run):
