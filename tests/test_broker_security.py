@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import paho.mqtt.client as paho
 import pytest
@@ -84,8 +83,8 @@ def test_a_board_cannot_publish_into_another_namespace(secured):
         board.publish("hil/gw1/victim/gpio/2/set", b"1")
         board.publish("elsewhere/status", b"x")
         board.publish("hil/gw0/board-a/status", b"online")  # its own: delivered
+        # publish waits for each PUBACK, so the refused ones were handled before this arrives
         harness.wait_for("hil/gw0/board-a/status", timeout=5)
-        time.sleep(0.3)
     assert [m.topic for m in harness.messages] == ["hil/gw0/board-a/status"]
     assert [m.topic for m in secured.messages] == ["hil/gw0/board-a/status"]  # the broker's log neither
     assert sum("refused publish" in text for text in refusals(secured)) == 2
@@ -155,5 +154,6 @@ def test_a_board_gets_no_retained_message_of_another_namespace(secured):
         with board_client(secured, 0, "board-a") as board:
             board.subscribe("hil/gw0/#")
             board.wait_for("hil/gw0/board-a/status", timeout=5)
-            time.sleep(0.5)
-            assert {m.topic for m in board.messages} == {"hil/gw0/board-a/status"}
+            harness.publish("hil/gw0/marker", b"after")  # retained ones are sent before it
+            board.wait_for("hil/gw0/marker", timeout=5)
+            assert {m.topic for m in board.messages} == {"hil/gw0/board-a/status", "hil/gw0/marker"}
