@@ -33,9 +33,18 @@ def test_mpremote_exec_delivers_every_byte_of_300_kb(sim):
     assert [line[:3] for line in lines] == ["%03d" % i for i in range(300)]
 
 
-def _paused_reader_gets_every_line(port) -> None:
+def _at_friendly_prompt(port, timeout: float = 10) -> None:
+    """CTRL-C, CTRL-B, then read until the friendly prompt (the board may be mid-boot)."""
     port.write(b"\x03\x02")
-    time.sleep(0.3)
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while not seen.endswith(b">>> ") and time.monotonic() < deadline:
+        seen += port.read(4096)
+    assert seen.endswith(b">>> "), f"no friendly prompt within {timeout:g} s: {seen[-200:]!r}"
+
+
+def _paused_reader_gets_every_line(port) -> None:
+    _at_friendly_prompt(port)
     port.reset_input_buffer()
     port.write(b"for i in range(100): print('%03d' % i + 'y' * 996)\r\r")
     time.sleep(1.5)  # the terminal reads nothing for a while: the chip waits
@@ -127,8 +136,7 @@ def test_output_made_while_the_pty_is_closed_is_not_held_for_its_next_client(sim
     RFC2217 session's output reached it after its input flush (mpremote then read the
     board's raw-paste reply as command output: UnicodeDecodeError on byte 0x80)."""
     with serial.serial_for_url(sim.url, 115200, timeout=0.2) as port:
-        port.write(b"\x03\x02")
-        time.sleep(0.3)
+        _at_friendly_prompt(port)
         port.write(b"for i in range(40): print('stale%03d' % i + 'z' * 500)\r\r")
         seen = b""
         deadline = time.monotonic() + 20
