@@ -162,27 +162,24 @@ def _port_name(path: str, via_link: bool, workdir: Path) -> str:
 
 
 def cp_sim(workdir: Path, blob: Path, repeat: int, via_link: bool) -> list[float]:
-    sim = Sim(workdir)
-    try:
-        with serial.Serial(sim.path, 115200, timeout=POKE_S) as port:
-            _wait_prompt(port)
-        name = _port_name(sim.path, via_link, workdir)
-        return [_mpremote_cp(name, blob) for _ in range(repeat)]
-    finally:
-        sim.close()
+    return _cp_through(Sim(workdir), workdir, blob, repeat, via_link)
 
 
 def cp_bare(workdir: Path, blob: Path, repeat: int, via_link: bool) -> list[float]:
     root = workdir / "bare_root"
     root.mkdir(exist_ok=True)
-    relay = Relay([str(BIN / "micropython")], str(root))
+    return _cp_through(Relay([str(BIN / "micropython")], str(root)), workdir, blob, repeat, via_link)
+
+
+def _cp_through(endpoint, workdir: Path, blob: Path, repeat: int, via_link: bool) -> list[float]:
+    """mpremote cp timings through `endpoint` (its `.path` is a PTY), closed afterwards."""
     try:
-        with serial.Serial(relay.path, 115200, timeout=POKE_S) as port:
+        with serial.Serial(endpoint.path, 115200, timeout=POKE_S) as port:
             _wait_prompt(port)
-        name = _port_name(relay.path, via_link, workdir)
+        name = _port_name(endpoint.path, via_link, workdir)
         return [_mpremote_cp(name, blob) for _ in range(repeat)]
     finally:
-        relay.close()
+        endpoint.close()
 
 
 def _mpremote_cp(path: str, blob: Path) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from nodemcu_hil.sim import start_board
+from nodemcu_hil.sim_rig import make_sim_image
 from tests.labgrid_rig import LabgridFarm, find_labgrid_client
 
 CLIENT = find_labgrid_client()
@@ -33,9 +34,7 @@ SUITE_TIMEOUT_S = 240
 @pytest.fixture(scope="module")
 def farm_rig(tmp_path_factory):
     home = tmp_path_factory.mktemp("farm")
-    image = home / "micropython.bin"
-    subprocess.run([sys.executable, "-m", "nodemcu_hil.cli", "sim", "--make-image", str(image)], check=True,
-                   capture_output=True, timeout=60)
+    image = make_sim_image(home)
     world = home / "world.toml"
     world.write_text(f'[[wifi.ap]]\nssid = "{WIFI_SSID}"\npassword = "{WIFI_PASSWORD}"\n')
     with start_board(name="farm-board", mac=BOARD_MAC, state_dir=home / "board", world=world,

@@ -20,6 +20,7 @@ import pytest
 
 from nodemcu_hil.repl import Repl
 from nodemcu_hil.sim import start_board
+from nodemcu_hil.sim_rig import make_sim_image
 
 pytestmark = pytest.mark.slow
 
@@ -36,9 +37,7 @@ CTRL_C_PROOF_MAIN = b"import micropython\nmicropython.kbd_intr(-1)\nwhile True:\
 def rig(tmp_path_factory):
     """A kept-running virtual board with its boards.toml, image and world, as on a rig."""
     home = tmp_path_factory.mktemp("rig")
-    image = home / "micropython.bin"
-    subprocess.run([sys.executable, "-m", "nodemcu_hil.cli", "sim", "--make-image", str(image)], check=True,
-                   capture_output=True, timeout=60)
+    image = make_sim_image(home)
     world = home / "world.toml"
     world.write_text(f'[wifi]\njoin_delay_s = {JOIN_DELAY_S}\n[[wifi.ap]]\nssid = "{WIFI_SSID}"\n'
                      f'password = "{WIFI_PASSWORD}"\n')

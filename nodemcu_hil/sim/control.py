@@ -17,6 +17,8 @@ import socket
 import threading
 from typing import Any, Callable
 
+from nodemcu_hil.sim.sockets import close_listener
+
 Handler = Callable[[dict], dict]
 MAX_LINE = 1 << 20
 CLIENT_TIMEOUT = 10.0
@@ -49,11 +51,7 @@ class ControlServer:
 
     def close(self) -> None:
         self._stopping = True
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
+        close_listener(self._sock)
 
     def handle(self, request: Any) -> dict:
         """Run one request; every failure becomes an error reply, never an exception."""

@@ -16,6 +16,7 @@ import threading
 
 from serial.rfc2217 import COM_PORT_OPTION, DONT, IAC, M_NORMAL, PortManager
 
+from nodemcu_hil.sim.sockets import close_listener, hang_up
 from nodemcu_hil.sim.wire import resample
 
 INITIAL_HOST_BAUD = 9600  # what an RFC2217 port reports before the client sets a rate
@@ -167,18 +168,11 @@ class Rfc2217Server:
 
     def close(self) -> None:
         self._stopping = True
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
+        close_listener(self._sock)
         with self._lock:
             session = self._session
         if session is not None:
-            try:
-                session.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            hang_up(session.sock)
 
     def _deliver(self, data: bytes, chip_baud: int) -> None:
         session = self._session

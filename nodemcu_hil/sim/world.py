@@ -23,6 +23,7 @@ import time
 from typing import Any, Callable
 
 from nodemcu_hil.sim.netpath import NetPath
+from nodemcu_hil.sim.sockets import hang_up
 from nodemcu_hil.sim.world_gpio import GpioBank
 from nodemcu_hil.sim.world_wifi import STAT_GOT_IP, WifiWorld
 
@@ -238,10 +239,7 @@ class _Channel(socketserver.StreamRequestHandler):
                 pass
 
     def hang_up(self) -> None:
-        try:
-            self.request.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        hang_up(self.request)
 
     def finish(self) -> None:
         if self.world._channel is self:
