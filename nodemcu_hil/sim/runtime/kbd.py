@@ -1,29 +1,34 @@
-"""CTRL-C into the unix port without ever killing it.
+"""CTRL-C into the unix port as the ESP8266 takes it: a pending KeyboardInterrupt.
 
-The port's SIGINT handler (ports/unix/unix_mphal.c `sighandler`) schedules a
-KeyboardInterrupt and calls exit(1) when a second SIGINT arrives while the first is still
-pending; with its handler disarmed (between executions, `kbd_intr(-1)`) SIGINT has its
-default action and ends the process. The ESP8266's UART interrupt only ever sets the
-pending interrupt again, or queues the byte as input. So the host stops the child, looks
-(its SIGINT disposition, its pending-exception word) and signals only when the signal
-will be handled and nothing is pending yet, then lets it run on: the child cannot change
-either while it is stopped, and the signal is handled as it resumes. The caller also
-spaces signals apart (session.SIGINT_MIN_GAP_S): each one the port handles can interrupt a
-system call (its handler has no SA_RESTART, and its retry loop raises the pending
-KeyboardInterrupt from inside C code); under bursts of signals 1 ms apart a boot was seen
-left with its heap locked (MemoryError "heap is locked", then FATAL at the REPL), most
-likely such a raise inside a garbage collection. On the chip a burst is one interrupt too.
+The unix build raises KeyboardInterrupt straight from its SIGINT handler
+(MICROPY_ASYNC_KBD_INTR, ports/unix/variants/mpconfigvariant_common.h): a signal that lands
+inside a garbage collection leaves the collector's flag set ("heap is locked" for the rest
+of the boot, then FATAL at the REPL), one inside an allocation can corrupt the heap. The
+ESP8266's UART interrupt only calls mp_sched_keyboard_interrupt(): the exception is
+pending, and the VM raises it at its next check (a branch, a delay, an event poll).
+
+So the host stops the child (SIGSTOP) and looks before it acts:
+- SIGINT not caught (the interpreter disarmed it, `kbd_intr(-1)` or between executions):
+  the byte is plain input, as on the chip;
+- a KeyboardInterrupt already pending: this one coalesces with it;
+- blocked in a wait (sleep, poll, a read): SIGINT, whose raise out of the system call is
+  the chip's raise from its delay or event loop;
+- anywhere else (running Python or C, or blocked writing output or on a lock, where the
+  collector may be mid-way): the host does what mp_sched_keyboard_interrupt does, writing
+  the pending-exception word and clearing the exception's traceback through
+  /proc/PID/mem. If the child then goes to sleep with it still pending (a call into
+  time.sleep happens before the VM's next check), `follow_up` turns it into a signal.
 
 The child finds the pending-exception word at start (`find_pending_cell`, before
 `run_main`: the interpreter's state is plain memory then) and writes its address and the
-value a pending CTRL-C puts there to the run directory; the host reads that word through
-/proc/PID/mem (a parent may read its child's memory).
+value a pending CTRL-C puts there to the run directory.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import signal
 import sys
 import time
@@ -38,6 +43,17 @@ STOP_WAIT_S = 1.0
 STOP_POLL_S = 0.0005
 _SIGINT_BIT = 1 << (signal.SIGINT - 1)
 _STOPPED_STATES = ("T", "t")
+# py/objexcept.h mp_obj_exception_t: base (type), the traceback alloc/len word, then
+# traceback_data, which mp_sched_keyboard_interrupt() clears before it schedules.
+TRACEBACK_DATA_OFFSET = 2 * WORD
+NOT_IN_SYSCALL = ("running", "-1")  # /proc/PID/syscall outside a system call
+# Blocked here the child may be inside the collector or hold a lock (a finaliser's
+# output, the GC mutex): never raise out of these. Numbers per architecture
+# (asm/unistd.h); on another one every system call counts as a wait.
+UNSAFE_SYSCALLS = {
+    "x86_64": frozenset({1, 18, 20, 202}),  # write, pwrite64, writev, futex
+    "aarch64": frozenset({64, 66, 68, 98}),  # write, writev, pwrite64, futex
+}.get(platform.machine(), frozenset())
 
 
 def find_pending_cell(library_file: str) -> tuple[int, int]:
@@ -116,21 +132,80 @@ def _pending(pid: int, cell: tuple[int, int]) -> bool:
         return False
 
 
+def _put_word(mem, address: int, value: int) -> None:
+    mem.seek(address)
+    mem.write(value.to_bytes(WORD, sys.byteorder))
+
+
+def _schedule(pid: int, cell: tuple[int, int]) -> bool:
+    """mp_sched_keyboard_interrupt(), done from outside while the child is stopped."""
+    address, value = cell
+    try:
+        with open("/proc/%d/mem" % pid, "r+b", buffering=0) as mem:
+            _put_word(mem, value + TRACEBACK_DATA_OFFSET, 0)
+            _put_word(mem, address, value)
+        return True
+    except OSError:
+        return False
+
+
+def _unschedule(pid: int, cell: tuple[int, int]) -> None:
+    try:
+        with open("/proc/%d/mem" % pid, "r+b", buffering=0) as mem:
+            _put_word(mem, cell[0], 0)
+    except OSError:
+        pass
+
+
+def in_wait(pid: int) -> bool:
+    """The child is blocked in a system call that may be interrupted (see UNSAFE_SYSCALLS)."""
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            number = f.read().split(maxsplit=1)[0]
+    except (OSError, IndexError):
+        return False
+    if number in NOT_IN_SYSCALL:
+        return False
+    try:
+        return int(number) not in UNSAFE_SYSCALLS
+    except ValueError:
+        return False
+
+
 INPUT = "input"  # the interpreter does not take CTRL-C now: the byte is plain input
-COALESCED = "coalesced"  # a CTRL-C is already pending (or one was signalled just now)
-SIGNALLED = "signalled"
+COALESCED = "coalesced"  # a CTRL-C is already pending
+SIGNALLED = "signalled"  # SIGINT raised it out of a wait
+SCHEDULED = "scheduled"  # pending: the VM raises it at its next check (see follow_up)
 
 
-def interrupt(pid: int, cell: tuple[int, int] | None, may_signal: bool = True) -> str:
-    """CTRL-C as the chip takes it: INPUT, COALESCED with one already pending (or when
-    the caller says it is too soon after the last), or SIGNALLED."""
+def interrupt(pid: int, cell: tuple[int, int] | None) -> str:
+    """CTRL-C as the chip takes it: INPUT, COALESCED, SIGNALLED or SCHEDULED."""
     try:
         with stopped(pid) as still:
-            if not still or not sigint_caught(pid):
+            if not still or cell is None or not sigint_caught(pid):
                 return INPUT
-            if not may_signal or (cell is not None and _pending(pid, cell)):
+            if _pending(pid, cell):
                 return COALESCED
-            os.kill(pid, signal.SIGINT)
-            return SIGNALLED
+            if in_wait(pid):
+                os.kill(pid, signal.SIGINT)
+                return SIGNALLED
+            return SCHEDULED if _schedule(pid, cell) else INPUT
     except ProcessLookupError:
         return INPUT
+
+
+def follow_up(pid: int, cell: tuple[int, int]) -> bool:
+    """A scheduled CTRL-C the child went to sleep with becomes a signal (the chip's delay
+    loops check for it; the port's sleeps do not). True while it is still pending and
+    should be looked at again."""
+    try:
+        with stopped(pid) as still:
+            if not still or not sigint_caught(pid) or not _pending(pid, cell):
+                return False
+            if not in_wait(pid):
+                return True
+            _unschedule(pid, cell)
+            os.kill(pid, signal.SIGINT)
+            return False
+    except ProcessLookupError:
+        return False

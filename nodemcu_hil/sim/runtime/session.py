@@ -2,11 +2,11 @@
 
 Output: read from the PTY master, translated (`translate.py`), handed to `output`.
 Input: written to the PTY in order by a writer thread, so a firmware that never reads
-its UART cannot block the caller. CTRL-C (0x03) becomes SIGINT only while the
-interpreter has its handler armed (it arms it around each execution unless
-`micropython.kbd_intr(-1)`) and no CTRL-C is pending yet; otherwise 0x03 is plain input,
-as on the ESP8266. kbd.py checks both with the child held still, so no sequence of CTRL-C
-bytes can kill the interpreter (default SIGINT action, or the port's exit(1)).
+its UART cannot block the caller. CTRL-C (0x03) becomes a pending KeyboardInterrupt only
+while the interpreter has its handler armed (it arms it around each execution unless
+`micropython.kbd_intr(-1)`); otherwise 0x03 is plain input, as on the ESP8266. kbd.py
+decides with the child held still, and the writer thread follows up a pending one the
+child went to sleep with.
 
 Raw-REPL source: the unix port reads it through `mp_hal_stdin_rx_chr`, which turns every
 LF into CR (ports/unix/unix_mphal.c), so CR LF would reach the lexer as two newlines; the
@@ -24,19 +24,18 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import tty
 from pathlib import Path
 from typing import Callable
 
-from nodemcu_hil.sim.runtime.kbd import INPUT, SIGNALLED, interrupt, read_cell
+from nodemcu_hil.sim.runtime.kbd import INPUT, SCHEDULED, follow_up, interrupt, read_cell
 from nodemcu_hil.sim.runtime.layout import KBD_CELL_FILE
 from nodemcu_hil.sim.runtime.translate import OutputTranslator
 
 CTRL_C = 0x03
 HOLD_FLUSH_S = 0.05  # release a held partial banner match after this much quiet
 READ_CHUNK = 4096
-SIGINT_MIN_GAP_S = 0.05  # CTRL-C bytes closer than this to the last signal coalesce (kbd.py)
+FOLLOW_UP_S = 0.02  # how often a scheduled CTRL-C that is still pending is looked at
 RAW_PROMPTS = (b"\x04>", b"CTRL-B to exit\r\n>")  # the raw REPL waits for source after these
 RAW_SOURCE_END = frozenset(b"\x04\x02\x03")  # run it, leave the raw REPL, cancel
 
@@ -56,7 +55,7 @@ class ChildSession:
         self._inbox: queue.Queue = queue.Queue()
         self._stopping = threading.Event()
         self._kbd_cell: tuple[int, int] | None = None
-        self._last_sigint = 0.0
+        self._follow_up = False  # a scheduled CTRL-C may still be pending
         self._threads: list[threading.Thread] = []
         self._out_tail = b""
         self._raw_source = False  # the raw REPL is reading source
@@ -131,7 +130,12 @@ class ChildSession:
 
     def _write_loop(self) -> None:
         while True:
-            data = self._inbox.get()
+            try:
+                data = self._inbox.get(timeout=FOLLOW_UP_S if self._follow_up else None)
+            except queue.Empty:
+                self._follow_up = self._proc is not None and follow_up(self._proc.pid,
+                                                                        self._kbd_cell)
+                continue
             if data is None or self._stopping.is_set():
                 return
             try:
@@ -148,17 +152,16 @@ class ChildSession:
         self._write_all(data[start:])
 
     def _interrupt(self) -> bool:
-        """CTRL-C as SIGINT if the interpreter will turn it into KeyboardInterrupt (kbd.py:
-        never a second one while one is pending, never while its handler is disarmed)."""
+        """CTRL-C as a KeyboardInterrupt if the interpreter takes one now (kbd.py); False
+        when the byte is plain input."""
         proc = self._proc
         if proc is None or not self._translator.started:
             return False
         if self._kbd_cell is None:
             self._kbd_cell = read_cell(self._run_dir / KBD_CELL_FILE)
-        may_signal = time.monotonic() - self._last_sigint >= SIGINT_MIN_GAP_S
-        outcome = interrupt(proc.pid, self._kbd_cell, may_signal)
-        if outcome == SIGNALLED:
-            self._last_sigint = time.monotonic()
+        outcome = interrupt(proc.pid, self._kbd_cell)
+        if outcome == SCHEDULED:
+            self._follow_up = True
         return outcome != INPUT
 
     def _write_all(self, data: bytes) -> None:
