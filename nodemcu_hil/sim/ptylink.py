@@ -12,10 +12,14 @@ as absent: then the oldest output is lost, as a USB bridge with nobody reading l
 until the terminal reads again. While no client has the port open (the master sees a
 hang-up) the chip's output is dropped, as a closed /dev/ttyUSB0 drops it: held for the
 next client, the output of a session on the RFC2217 face reached the next PTY client after
-its input flush (mpremote then took a raw-paste reply, `R\x01\x80...`, for output). The master runs in
-packet mode, so a client's input flush (pyserial does one on open, esptool before every
-sync) also discards that backlog. `--pty LINK` names a
-stable symlink to the /dev/pts/N node, replaced atomically at start.
+its input flush (mpremote then took a raw-paste reply, `R\x01\x80...`, for output). Whether
+a client has the port open is asked of the master (a hang-up) as output arrives, so the
+first bytes after an open reach it however late the reader thread runs. The master runs
+in packet mode, so a client's input flush (pyserial does one on open, esptool before
+every sync) also discards the backlog held for a terminal that was full; output still
+flowing to it is in flight and stays, as bytes on the wire do (the flush is reported
+after the fact, and a reset pressed just after an open must not lose its banner).
+`--pty LINK` names a stable symlink to the /dev/pts/N node, replaced atomically at start.
 
 Auto-reset (the default, as a NodeMCU on USB): esptool's SYNC reaching a chip that runs
 its firmware (or halted without one) resets it into the ROM loader first, as the DTR/RTS
@@ -81,6 +85,7 @@ class PtyLink:
         self._out_epoch = 0
         self._drained = 0  # bytes the terminal has taken so far
         self._unattended = False  # nobody read for STALL_SECONDS: drop instead of waiting
+        self._terminal_full = False  # the last write did not take all that was held
         self._out_ready = threading.Condition()
         self._thread = threading.Thread(target=self._read_loop, name="pty-reader", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="pty-writer", daemon=True)
@@ -151,7 +156,7 @@ class PtyLink:
         """Queue chip output for the writer thread; past the backlog, wait for the terminal."""
         if self._closing:
             return
-        if not self._client_open:
+        if not self._client_open and not self._client_present():
             return  # a closed port: the bytes go nowhere
         received = resample(data, chip_baud, self.host_baud())
         with self._out_ready:
@@ -186,12 +191,22 @@ class PtyLink:
                 except OSError:
                     return
                 del self._out[:written]
+                self._terminal_full = written < len(pending)
                 if written:
                     self._drained += written
                     self._unattended = not self._client_open
                     self._out_ready.notify_all()
             if not written:
                 select.select([], [self._master], [], POLL_INTERVAL)
+
+    def _client_present(self) -> bool:
+        """A client has the slave open now: the master shows no hang-up."""
+        poller = select.poll()
+        poller.register(self._master, select.POLLHUP)
+        present = not any(revents & select.POLLHUP for _, revents in poller.poll(0))
+        if present:
+            self._client_open = True
+        return present
 
     def _read_loop(self) -> None:
         poller = select.poll()
@@ -274,10 +289,12 @@ class PtyLink:
             self.board.auto_reset(download=False)
 
     def _host_purged(self) -> None:
-        """The terminal flushed its input (tcflush): what it has not read is gone, as on
+        """The terminal flushed its input (tcflush): what it could not take is gone, as on
         RFC2217's PURGE; a boot still being decided prints its ROM text first."""
         with self._out_ready:
-            self._out.clear()
-            self._out_epoch += 1
-            self._out_ready.notify_all()
+            if self._terminal_full:
+                self._out.clear()
+                self._out_epoch += 1
+                self._terminal_full = False
+                self._out_ready.notify_all()
         self.board.settle()
