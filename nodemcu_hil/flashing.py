@@ -3,8 +3,10 @@
 Takes only a `ValidatedImage`, so nothing is erased for an image that failed validation,
 and checks the board's identity and the size of the flash chip it reports before the
 first erase. When the flash already holds the image the erase and write are skipped
-(compared by MD5 from byte 4 on: esptool patches bytes 2-3 of the header with the
-detected flash size, which is why MicroPython's own check_fw skips bytes 0-3 too).
+(compared from byte 4 on: esptool patches bytes 2-3 of the header with the detected
+flash size, which is why MicroPython's own check_fw skips bytes 0-3 too). The running
+firmware is asked first (`flash_check`: no reset, no stub); only when it cannot say yes
+does the board go through the ROM loader, whose stub compares MD5s.
 
 A refusal after connecting (wrong MAC, image larger than the chip, a command the chip
 answered with an error) hard-resets the board into its firmware, so it is not left
@@ -21,6 +23,7 @@ from typing import Callable
 from nodemcu_hil import chip
 from nodemcu_hil.errors import FlashFailed, ImageRejected, WrongBoard
 from nodemcu_hil.esptool_session import connect, quiet
+from nodemcu_hil.flash_check import ask_firmware
 from nodemcu_hil.images import ValidatedImage
 
 ROM_BAUD = chip.ROM_LOADER_BAUD
@@ -29,6 +32,8 @@ PATCHED_HEADER_BYTES = 4
 KIB = 1024
 # esptool messages that mean no intact answer came back, or the data was garbled on the way:
 # the line, not the chip, failed, so a slower rate may succeed.
+CHECKED_BY_FIRMWARE = "the running firmware"
+CHECKED_BY_LOADER = "the ROM loader's stub"
 LINK_FAILURE_MARKERS = ("No serial data received", "Timed out", "Invalid head of packet",
                         "Packet content transfer stopped", "Invalid SLIP escape", "Response doesn't match",
                         "Checksum error", "Bad data checksum", "Inflate error", "Deflate Adler32 error",
@@ -42,6 +47,7 @@ class FlashOutcome:
     seconds: float
     mac: str
     fell_back: bool = False
+    checked_by: str = CHECKED_BY_LOADER  # who found the image already there (when skipped)
 
 
 class _LinkFailure(Exception):
@@ -63,6 +69,13 @@ def flash_image(serial_port, image: ValidatedImage, *, baud: int, board: str | N
     """
     where = {"board": board, "port": getattr(serial_port, "port", None)}
     started = time.monotonic()
+    if not force:
+        answer = ask_firmware(serial_port, image.padded, url=str(where["port"]), board=board,
+                              expect_mac=expect_mac, restart=reset_after, log=log)
+        if answer.holds:
+            log("flash already holds this image: erase and write skipped")
+            return FlashOutcome(True, baud, time.monotonic() - started, answer.mac,
+                                checked_by=CHECKED_BY_FIRMWARE)
     options = dict(where=where, expect_mac=expect_mac, force=force, reset_after=reset_after, log=log,
                    started=started)
     try:

@@ -14,7 +14,6 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-import pytest
 
 from nodemcu_hil.errors import WaitTimeout
 
@@ -67,6 +66,14 @@ class SimPins(PinObserver):
         return self._control.call("gpio.history", **params)["changes"]
 
 
+def skip_test(reason: str) -> None:
+    """A pin the rig cannot observe skips the test that needs it. pytest is imported here,
+    not at the top: the `hil` command reaches this module and should not pay for pytest."""
+    import pytest
+
+    pytest.skip(reason)
+
+
 class ProbePins(PinObserver):
     """A second MicroPython board wired to the DUT; `pins` maps DUT pin -> probe pin."""
 
@@ -80,7 +87,7 @@ class ProbePins(PinObserver):
 
     def _probe_pin(self, pin: int) -> int:
         if pin not in self._pins:
-            pytest.skip(f"GPIO{pin} of {self._board} is not wired to the probe board (boards.toml gpio_probe)")
+            skip_test(f"GPIO{pin} of {self._board} is not wired to the probe board (boards.toml gpio_probe)")
         return self._pins[pin]
 
     def level(self, pin: int) -> int:
@@ -99,7 +106,7 @@ class NoPins(PinObserver):
         self._board = board
 
     def _skip(self) -> None:
-        pytest.skip(f"no GPIO observation on {self._board}: wire a probe board (boards.toml gpio_probe) "
+        skip_test(f"no GPIO observation on {self._board}: wire a probe board (boards.toml gpio_probe) "
                     "or run on a virtual board")
 
     def level(self, pin: int) -> int:

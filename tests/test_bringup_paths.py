@@ -115,7 +115,7 @@ def test_hil_flash_takes_its_options_as_the_fixtures_settings(tmp_path, monkeypa
 
     def flash_record(record, image, **options):
         calls.append(options)
-        return None, SimpleNamespace(skipped=True, mac="5c:cf:7f:00:00:01", fell_back=False, seconds=0.0, baud=0)
+        return None, SimpleNamespace(skipped=True, checked_by="the running firmware", mac="5c:cf:7f:00:00:01", fell_back=False, seconds=0.0, baud=0)
 
     monkeypatch.setattr(bringup, "flash_record", flash_record)
     monkeypatch.setenv("HIL_LEASE_DIR", str(tmp_path / "leases"))

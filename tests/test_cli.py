@@ -61,7 +61,7 @@ def test_flash_and_console_commands_on_a_virtual_board(tmp_path):
         assert "written in" in first.stdout and "MicroPython v1.28.0" in first.stdout
         again = subprocess.run([*HIL, "flash", "--port", board.url, str(image)], capture_output=True,
                                text=True, env=env, timeout=60)
-        assert "already held the image: nothing written" in again.stdout
+        assert "already held the image (checked by the running firmware): nothing written" in again.stdout
         console = subprocess.run([*HIL, "console", "--port", board.url, "--reset", "--seconds", "2",
                                   "--log", str(tmp_path / "console.log")],
                                  capture_output=True, text=True, env=env, timeout=60)

@@ -52,7 +52,7 @@ def run(args) -> int:
             announce=lambda image: print(
                 f"hil flash: {args.image} ({len(image.data)} B, MicroPython "
                 f"{image.micropython_version or 'unknown'}) -> {record.name} on {record.port}", flush=True))
-    what = "already held the image: nothing written" if outcome.skipped else \
+    what = f"already held the image (checked by {outcome.checked_by}): nothing written" if outcome.skipped else \
         f"written in {outcome.seconds:.1f} s at {outcome.baud} baud"
     print(f"hil flash: {record.name} ({outcome.mac}) {what}{' (fell back to 115200)' if outcome.fell_back else ''}")
     return 0
