@@ -1,8 +1,10 @@
 """The `hil` command: one table of subcommands, each implemented in its own module.
 
 A subcommand module exposes `configure(parser)` to declare its arguments and
-`run(args) -> int` to do the work. Subcommand modules keep their heavy imports inside
-`run`, so that building the parser (and `hil --help`) stays fast on a Raspberry Pi.
+`run(args) -> int` to do the work. Only the subcommand named on the command line is
+imported and configured (`hil --help` lists the summaries from this table), and modules
+keep their heavy imports inside `run`, so that a command starts as fast as the tool it
+wraps, on a Raspberry Pi too.
 """
 
 from __future__ import annotations
@@ -36,14 +38,22 @@ SUBCOMMANDS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hil", description="ESP8266 MicroPython hardware-in-the-loop harness")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = _named_subcommand(argv)
     for sub in SUBCOMMANDS:
         sub_parser = commands.add_parser(sub.name, help=sub.summary, description=sub.summary)
         sub_parser.set_defaults(_module=sub.module)
-        _load(sub.module).configure(sub_parser)
+        if sub.name == chosen:
+            _load(sub.module).configure(sub_parser)
     return parser
+
+
+def _named_subcommand(argv: list[str]) -> str | None:
+    """The subcommand argparse will pick: the first argument that is not an option."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return first if any(sub.name == first for sub in SUBCOMMANDS) else None
 
 
 def _load(module_name: str):
@@ -51,7 +61,8 @@ def _load(module_name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(_load(args._module).run(args) or 0)
     except HilError as exc:

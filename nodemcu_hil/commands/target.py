@@ -13,7 +13,6 @@ from typing import Iterator
 from nodemcu_hil.config import Settings
 from nodemcu_hil.inventory import BoardRecord
 from nodemcu_hil.lease import lease_for
-from nodemcu_hil.sources import choose_source
 
 
 def add_target_arguments(parser, *, required: bool = True, positional: bool = False) -> None:
@@ -37,6 +36,8 @@ def leased_target(args, settings: Settings) -> Iterator[BoardRecord]:
     hil_lease_timeout)."""
     name = args.board or getattr(args, "board_name", None)
     if name:
+        from nodemcu_hil.sources import choose_source  # boards.toml, labgrid: not for --port
+
         with choose_source(settings).lease_named(name, settings) as record:
             yield record
         return
