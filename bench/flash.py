@@ -4,7 +4,8 @@ Figures (each a ratio of two runs in this process's run, on the same board):
 - `hil flash --force` / `esptool -b 460800 write-flash 0 IMAGE`, over RFC2217 and over the
   board's PTY (on the PTY, which has no DTR/RTS, the board's FLASH button is pressed
   through its control channel before each side, as a user without auto-reset would);
-- `hil flash` of the image the board already holds / the first flash (MD5 check, no write);
+- `hil flash` of the image the board already holds / the first flash (the running firmware
+  hashes its flash, no write; the ROM loader's MD5 only when it cannot answer);
 - full run only, the earlier bench_esptool figures: `flash-id` and a 1 MB random write at
   460800 by the harness's esptool session against the bare command line, and the same
   write to a board paced at the line rate.
@@ -94,7 +95,7 @@ def flash_pair(result: Result, ctx: Context, label: str, port: str, image: Path,
 
 
 def reflash(result: Result, ctx: Context, label: str, port: str, image: Path, env: dict) -> None:
-    """`hil flash` of the image the board holds (an MD5 check) against the first flash of it."""
+    """`hil flash` of the image the board holds (a hash check, no write) against the first flash of it."""
     first, again = [], []
     for _ in range(ctx.repeat(2)):
         first.append(timed(hil_flash(port, image, force=True), env)[0])
