@@ -1,7 +1,9 @@
 """Sync a firmware tree, its libraries and its config files to a board, by hash.
 
-Only files whose sha256 differs move; files the harness deployed before and that are no
-longer part of the local set are removed. The list of deployed paths lives on the board
+Only files whose sha256 differs from the board's copy move (one survey exec compares them
+on the board, `survey.py`; a changed file may travel as a delta against that copy,
+`delta.py`); files the harness deployed before and that are no longer part of the local
+set are removed. The list of deployed paths lives on the board
 (`.hil_deploy.json`) and is widened *before* anything is written, and every file is
 written to `<path>.part` and renamed, so a deploy cut short at any point leaves a board
 that the next run brings to the right state.
@@ -9,7 +11,6 @@ that the next run brings to the right state.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ from nodemcu_hil.mpy import compile_mpy
 from nodemcu_hil.errors import ConfigError, HilError
 from nodemcu_hil.repl import ENTER_TIMEOUT_S, Repl
 from nodemcu_hil.secrets import redact
+from nodemcu_hil.survey import ABSENT, SAME, survey
 
 BOARD_MANIFEST = ".hil_deploy.json"
 SOURCE_ONLY = {"boot.py", "main.py"}     # the boot sequence runs these by name, as source
@@ -35,6 +37,7 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
     previous: list[str] | None = None   # the board's manifest as make_plan read it
+    bases: dict[str, str] = field(default_factory=dict)   # board's block listing of each changed file
 
     @property
     def changed(self) -> bool:
@@ -102,10 +105,6 @@ def local_files(firmware_dir: Path, config_files: Mapping[str, bytes], *, mpy: b
     return files
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def read_board_manifest(repl: Repl) -> list[str]:
     text = repl.exec(f"try:\n print(open({BOARD_MANIFEST!r}).read())\nexcept OSError:\n print('[]')\n")
     try:
@@ -116,14 +115,19 @@ def read_board_manifest(repl: Repl) -> list[str]:
 
 
 def make_plan(repl: Repl, files: Mapping[str, bytes]) -> Plan:
-    previous = read_board_manifest(repl)
-    candidates = sorted(set(files) | set(previous))
-    remote = repl.hashes(candidates)
-    plan = Plan(sizes={path: len(data) for path, data in files.items()}, previous=previous)
+    """What to write and remove, from one survey of the board's actual files (`survey.py`)."""
+    found = survey(repl, files, BOARD_MANIFEST)
+    plan = Plan(sizes={path: len(data) for path, data in files.items()}, previous=found.previous)
     order = sorted(files, key=lambda p: (p in LAST, LAST.index(p) if p in LAST else 0, p))
     for path in order:
-        (plan.unchanged if remote.get(path) == _sha256(files[path]) else plan.put).append(path)
-    plan.remove = [p for p in previous if p not in files and remote.get(p) is not None]
+        answer = found.status[path]
+        if answer == SAME:
+            plan.unchanged.append(path)
+            continue
+        plan.put.append(path)
+        if answer != ABSENT:
+            plan.bases[path] = answer
+    plan.remove = [p for p in found.previous if p not in files and found.present(p)]
     return plan
 
 
@@ -142,7 +146,7 @@ def apply_plan(repl: Repl, plan: Plan, files: Mapping[str, bytes], *,
         _write_manifest(repl, widened)
     written = 0
     for path in plan.put:
-        repl.put(path, files[path])
+        repl.put(path, files[path], base=plan.bases.get(path))
         written += len(files[path])
         if progress:
             progress(path)

@@ -13,9 +13,9 @@ import base64
 import time
 
 from mpremote.transport import TransportError
-from mpremote.transport_serial import SerialTransport
 
-from nodemcu_hil import transfer
+from nodemcu_hil import board_kit, transfer
+from nodemcu_hil.repl_transport import Transport
 from nodemcu_hil.errors import DeviceHung, HilError, ReplUnavailable, WaitTimeout
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
@@ -44,52 +44,6 @@ class ReplExecError(HilError):
         super().__init__(what, **where)
 
 
-class _Transport(SerialTransport):
-    """mpremote's transport over an already opened port (ours, not one it opens)."""
-
-    def __init__(self, port, name: str):
-        self.in_raw_repl = False
-        self.use_raw_paste = True
-        self.device_name = name
-        self.mounted = False
-        self.serial = port
-        self.is_pty = False
-
-    def read_until(self, min_num_bytes, ending, timeout=10, data_consumer=None, timeout_overall=None):
-        """mpremote's read_until, blocking on the port until the next byte or the deadline
-        instead of polling it every 10 ms (up to 10 ms lost at every turn of the exchange).
-
-        Byte by byte as mpremote's, so nothing past `ending` is consumed; the port's own
-        timeout, which mpremote's raw-paste reads rely on, is restored afterwards.
-        """
-        data = b""
-        started = time.monotonic()
-        saved = self.serial.timeout
-        try:
-            while not data.endswith(ending):
-                if not self.serial.in_waiting:
-                    left = [timeout] if timeout is not None else []
-                    if timeout_overall is not None:
-                        left.append(started + timeout_overall - time.monotonic())
-                    wait = min(left) if left else None
-                    if wait is not None and wait <= 0:
-                        break
-                    if self.serial.timeout != wait:
-                        self.serial.timeout = wait
-                byte = self.serial.read(1)
-                if not byte:
-                    break
-                if data_consumer:
-                    data_consumer(byte)
-                    data = byte
-                else:
-                    data += byte
-        finally:
-            if self.serial.timeout != saved:
-                self.serial.timeout = saved
-        return data
-
-
 class Repl:
     """One board's raw REPL. Use as a context manager; `enter()` before the first exec."""
 
@@ -97,9 +51,10 @@ class Repl:
                  inflate_module: str | None = transfer.INFLATE_MODULE):
         self.url = url
         self.board = board
-        self.transport = _Transport(port, url)
+        self.transport = Transport(port, url)
         self.inflate_module = inflate_module   # None: always send plain
-        self._can_inflate: bool | None = None  # probed, and the kit installed, at the first put
+        self.can_inflate: bool | None = None   # probed at the survey or the first put
+        self._kit: set[str] = set()            # board_kit pieces installed in this raw-REPL session
         self._made_dirs: set[str] = set()
 
     @classmethod
@@ -177,7 +132,7 @@ class Repl:
                                   hint="check the baud rate and that MicroPython runs (not the ROM "
                                        "loader); a main.py that disables CTRL-C needs a hard reset")
         self.transport.in_raw_repl = True
-        self._can_inflate = None  # a new raw-REPL session: the kit is installed again when needed
+        self._forget_session()
         if soft_reset:
             if not self._read_until(b">", timeout).endswith(b">"):
                 raise ReplUnavailable("no raw REPL prompt after its banner", **self._where())
@@ -211,17 +166,37 @@ class Repl:
 
     # -- files -------------------------------------------------------------------------
 
+    def _forget_session(self) -> None:
+        """A new raw-REPL session (entered, or soft-reset): its kit and probe are gone."""
+        self.can_inflate = None
+        self._kit = set()
+
+    def kit_prelude(self, pieces) -> tuple[str, set[str]]:
+        """The code of the board_kit pieces (and those they call) this session lacks, and
+        their names, to be noted with `kit_installed` once an exec carrying it has run."""
+        missing = board_kit.with_needs(pieces) - self._kit
+        return board_kit.source(missing, self.inflate_module), missing
+
+    def kit_installed(self, pieces) -> None:
+        self._kit |= set(pieces)
+
+    def run_with_kit(self, pieces, code: str, *, timeout: float = EXEC_TIMEOUT_S) -> bytes:
+        """Exec `code` behind whichever of the kit's `pieces` this session lacks (one round trip)."""
+        prelude, missing = self.kit_prelude(pieces)
+        out = self.exec(prelude + code, timeout=timeout)
+        self.kit_installed(missing)
+        return out
+
     def hashes(self, paths: list[str]) -> dict[str, str | None]:
         """sha256 hex of each file on the board (None if absent); drops leftover .part/.zpart files."""
         if not paths:
             return {}
-        code = (transfer.BOARD_HASH +
-                "def h(p):\n"
+        code = ("def h(p):\n"
                 " for t in ('.part','.zpart'):\n"
                 "  try: os.remove(p+t)\n  except OSError: pass\n"
                 " return _h(p)\n"
                 f"for p in {paths!r}:\n print(h(p))\n")
-        lines = self.exec(code, timeout=EXEC_TIMEOUT_S + len(paths)).decode().split()
+        lines = self.run_with_kit(("hash",), code, timeout=EXEC_TIMEOUT_S + len(paths)).decode().split()
         if len(lines) != len(paths):
             raise ReplUnavailable(f"hash listing came back garbled ({len(lines)} lines for {len(paths)} files)",
                                   **self._where())
@@ -235,16 +210,21 @@ class Repl:
                   f" p=p+'/'+s if p or {directory.startswith('/')!r} else s\n"
                   " try: os.mkdir(p)\n except OSError: pass\n")
 
-    def put(self, path: str, data: bytes) -> str:
+    def put(self, path: str, data: bytes, *, base: str | None = None) -> str:
         """Write a file whole and verified (`transfer.put`): into path.part, hashed on the
-        board, renamed; deflated on the wire when the board can inflate. Returns the encoding."""
+        board, renamed; deflated on the wire when the board can inflate, and as a delta
+        against the board's current file when `base` (its block listing from the survey)
+        is given and that is shorter. Returns the encoding."""
         parent = path.rsplit("/", 1)[0] if "/" in path.strip("/") else ""
         if parent not in self._made_dirs:
             self.mkdirs(parent)
             self._made_dirs.add(parent)
-        if self._can_inflate is None:
-            self._can_inflate = transfer.prepare(self, self.inflate_module)
-        return transfer.put(self, path, data, can_inflate=self._can_inflate)
+        if self.can_inflate is None:
+            transfer.prepare(self)
+        prelude, missing = self.kit_prelude(("write",))
+        encoding = transfer.put(self, path, data, can_inflate=self.can_inflate, base=base, prelude=prelude)
+        self.kit_installed(missing)
+        return encoding
 
     def get(self, path: str) -> bytes:
         code = ("from binascii import b2a_base64 as e\n"
@@ -266,7 +246,7 @@ class Repl:
             raise ReplUnavailable(f"no friendly prompt after leaving the raw REPL (got {data[-120:]!r})",
                                   **self._where())
         self.transport.in_raw_repl = False
-        self._can_inflate = None
+        self._forget_session()
         self.serial.write(CTRL_D)
         data = self._read_until(SOFT_REBOOT, timeout)
         if not data.endswith(SOFT_REBOOT):

@@ -8,7 +8,9 @@ window on its 38 KiB heap) into `<path>.zpart`, is inflated on the board into
 `<path>.part`, and otherwise travels plain into `<path>.part`. Either way the board then
 reads the `.part` file back from its filesystem, hashes it with sha256 and renames it over
 `<path>` only when that hash is the one the host computed: a transfer garbled on the wire
-or in the inflater never replaces a file; it raises `TransferCorrupted`.
+or in the inflater never replaces a file; it raises `TransferCorrupted`. A file the
+board holds an older copy of may travel as a delta against that copy (`delta.py`), checked
+the same way. The board-side helpers are `board_kit`'s, installed once per session.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import base64
 import hashlib
 import zlib
 
+from nodemcu_hil import delta
 from nodemcu_hil.errors import HilError
 
 INFLATE_MODULE = "deflate"   # MicroPython >= 1.21; ports built without it answer ImportError
@@ -24,14 +27,6 @@ WBITS = 10                   # 1 KiB history window: what the board allocates to
 CHUNK = 1024                 # raw bytes per chunk: 1368 B of base64, small for a 38 KiB heap
 EXEC_BUDGET = 1600           # characters of code per exec: one chunk and the small statements around it
 MIN_SAVING = 64              # compress only when it saves a few lines of base64
-
-# sha256 hex of a file on the board, '-' when absent; reads through a 256-byte buffer.
-BOARD_HASH = ("import os,hashlib,binascii\n_b=bytearray(256)\n_m=memoryview(_b)\n"
-              "def _h(p):\n"
-              " try: f=open(p,'rb')\n except OSError: return '-'\n"
-              " d=hashlib.sha256()\n"
-              " while 1:\n  n=f.readinto(_b)\n  if not n: break\n  d.update(_m[:n])\n"
-              " f.close()\n return binascii.hexlify(d.digest()).decode()\n")
 
 
 class TransferCorrupted(HilError):
@@ -47,10 +42,11 @@ def probe_inflate(repl, module: str | None = INFLATE_MODULE) -> bool:
     return out.decode().strip() == "1"
 
 
-def prepare(repl, module: str | None = INFLATE_MODULE) -> bool:
-    """Install the kit in this raw-REPL session, probing the inflater in the same exec (one
-    round trip); whether files may travel deflated."""
-    return repl.exec(kit_code(module)).decode().strip().endswith("1")
+def prepare(repl) -> bool:
+    """Install the write kit (`board_kit`) in this raw-REPL session, probing the inflater in
+    the same exec (one round trip); whether files may travel deflated."""
+    repl.can_inflate = repl.run_with_kit(("write",), "print(_z)\n").decode().strip() == "1"
+    return repl.can_inflate
 
 
 def compress(data: bytes) -> bytes:
@@ -72,32 +68,6 @@ def _chunks(payload: bytes):
         yield payload[start:start + CHUNK]
 
 
-def kit_code(inflate_module: str | None) -> str:
-    """The board-side helpers, installed once per raw-REPL session (a soft reset clears them):
-    `_o(p)` opens p for writing as `w`, `_fin(path, z, digest)` inflates `path.zpart` into
-    `path.part` when z, hashes `path.part` as read back and renames it over `path` only when
-    the hash matches; it returns 'OK' or the hash it found. Prints 1 when `inflate_module`
-    imports (with DeflateIO and ZLIB), else 0. Sent once, not with every file."""
-    if inflate_module:
-        probe = (f"try:\n import {inflate_module} as Z\n _z=1 if Z.DeflateIO and Z.ZLIB else 0\n"
-                 "except (ImportError, AttributeError):\n _z=0\n")
-    else:
-        probe = "_z=0\n"
-    code = BOARD_HASH + probe + ("from binascii import a2b_base64 as a\n"
-                                 "def _o(p):\n global f,w\n f=open(p,'wb')\n w=f.write\n"
-                                 "def _fin(p,z,d):\n f.close()\n q=p+'.part'\n"
-                                 " if z:\n"
-                                 "  s=open(p+'.zpart','rb')\n  i=Z.DeflateIO(s,Z.ZLIB)\n  o=open(q,'wb')\n"
-                                 "  while 1:\n   n=i.readinto(_b)\n   if not n: break\n   o.write(_m[:n])\n"
-                                 "  o.close()\n  s.close()\n  os.remove(p+'.zpart')\n")
-    return code + (" r=_h(q)\n"
-                   " if r!=d:\n  os.remove(q)\n  return r\n"
-                   " try: os.rename(q,p)\n"
-                   " except OSError:\n  os.remove(p)\n  os.rename(q,p)\n"
-                   " return 'OK'\n"
-                   "print(_z)\n")
-
-
 def _execs(statements: list[str], budget: int):
     """Statements grouped into as few execs as fit `budget` characters each (round trips cost)."""
     group: list[str] = []
@@ -110,23 +80,50 @@ def _execs(statements: list[str], budget: int):
         yield "\n".join(group)
 
 
-def put(repl, path: str, data: bytes, *, can_inflate: bool = False, wire=None) -> str:
-    """Write `data` to `path` on the board whole and verified; returns the encoding used.
-    The kit (`kit_code`) must be installed in this raw-REPL session (`Repl.put` sees to it).
-
-    `wire` (tests only) may change the payload's chunks on their way, as a bad line would.
-    """
-    encoding, payload = encoding_for(data, can_inflate)
-    zipped = encoding == "deflate"
-    digest = hashlib.sha256(data).hexdigest()
-    statements = [f"_o({path + ('.zpart' if zipped else '.part')!r})"]
+def _send(repl, path: str, zipped: bool, payload: bytes, ops: list | None, digest: str,
+          prelude: str, wire) -> str:
+    """The statements that write one file, in as few execs as fit; the board's answer."""
+    through_stream = zipped or ops is not None   # built on the board from <path>.zpart
+    statements = [prelude] if prelude else []
+    statements.append(f"_o({path + ('.zpart' if through_stream else '.part')!r})")
     for chunk in _chunks(payload):
         statements.append(f"w(a({base64.b64encode(wire(chunk) if wire else chunk).decode()!r}))")
-    statements.append(f"print(_fin({path!r},{int(zipped)},{digest!r}))")
+    extra = "" if ops is None else f",{ops!r}".replace(" ", "")
+    statements.append(f"print(_fin({path!r},{int(zipped)},{digest!r}{extra}))")
     answer = b""
     for code in _execs(statements, EXEC_BUDGET):
         answer = repl.exec(code)
-    answer = answer.decode().strip()
+    return answer.decode().strip()
+
+
+def _wire_size(payload: bytes) -> int:
+    return -(-len(payload) // 3) * 4
+
+
+def put(repl, path: str, data: bytes, *, can_inflate: bool = False, base: str | None = None,
+        prelude: str = "", wire=None) -> str:
+    """Write `data` to `path` on the board whole and verified; returns the encoding used
+    ('plain', 'deflate', or 'delta+' either for what the delta's new bytes travelled as).
+
+    The write kit must be installed in this raw-REPL session or be in `prelude` (`Repl.put`
+    sees to it). `base` is the board's listing of its current copy (`delta.Base`); when a
+    delta against it is shorter on the wire, the delta goes, and should what the board
+    builds from it not be `data` (its copy changed since the survey, a digest collided),
+    the whole file follows. `wire` (tests only) may change the payload's chunks on their
+    way, as a bad line would.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    encoding, payload = encoding_for(data, can_inflate)
+    board_copy = delta.Base.parse(base)
+    if board_copy is not None:
+        ops, literal = delta.ops_for(data, board_copy)
+        literal_encoding, literal_payload = encoding_for(literal, can_inflate)
+        if _wire_size(literal_payload) + len(repr(ops)) < _wire_size(payload):
+            answer = _send(repl, path, literal_encoding == "deflate", literal_payload, ops, digest, prelude, wire)
+            if answer == "OK":
+                return "delta+" + literal_encoding
+            prelude = ""   # the first exec ran: the kit is in place
+    answer = _send(repl, path, encoding == "deflate", payload, None, digest, prelude, wire)
     if answer != "OK":
         raise TransferCorrupted(f"{path} was written with sha256 {answer[:16]}…, expected {digest[:16]}… "
                                 f"({encoding}, {len(payload)} B on the wire); the board keeps its previous file",

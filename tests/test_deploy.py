@@ -160,6 +160,17 @@ def test_changed_files_move_and_vanished_ones_are_removed(board, tiny_lib):
     assert on_board["user-data.txt"] == b"not ours"
 
 
+def test_a_file_changed_on_the_board_by_another_tool_is_written_again(board, tiny_lib):
+    """Change detection reads the board's files, never a record of the last deploy."""
+    files = local(tiny_lib)
+    run_deploy(board, files)
+    (board.root / "app.py").write_bytes(files["app.py"].replace(b"def ", b"def  ", 1))
+    (board.root / "messages.py").unlink()
+    result, _ = run_deploy(board, files)
+    assert result.plan.put == ["app.py", "messages.py"] and result.plan.remove == []
+    assert {path: board.files()[path] for path in files} == files
+
+
 def test_changed_settings_move_only_the_config(board, tiny_lib):
     run_deploy(board, local(tiny_lib))
     files = local(tiny_lib)

@@ -10,7 +10,7 @@ import hashlib
 
 import pytest
 
-from nodemcu_hil import deploy, transfer
+from nodemcu_hil import deploy, survey, transfer
 from nodemcu_hil.errors import HilError
 from tests.test_deploy import MICROPYTHON, board, local, tiny_lib  # noqa: F401 (fixtures)
 
@@ -112,3 +112,47 @@ def test_small_or_incompressible_files_travel_plain():
     assert transfer.encoding_for(b"print('hello')\n" * 100, False)[0] == "plain"
     kind, packed = transfer.encoding_for(b"print('hello')\n" * 100, True)
     assert kind == "deflate" and packed[0] & 0x0F == 8 and packed[0] >> 4 == transfer.WBITS - 8
+
+
+def board_listing(repl, path: str, data: bytes) -> str:
+    """The survey's answer for `path` when the host holds `data` for it."""
+    return survey.survey(repl, {path: data}, deploy.BOARD_MANIFEST).status[path]
+
+
+def test_a_changed_file_travels_as_a_delta_against_the_board_copy(board, tiny_lib, encodings):
+    files = local(tiny_lib)
+    deploy_with(board, files)
+    middle = len(files["app.py"]) // 2
+    files["app.py"] = files["app.py"][:middle] + b"\n# inserted\n" + files["app.py"][middle:] + b"# appended\n"
+    encodings.clear()
+    result = deploy_with(board, files)
+    assert result.plan.put == ["app.py"] and encodings["app.py"].startswith("delta+")
+    assert board.files()["app.py"] == files["app.py"]
+    assert not [p for p in board.files() if p.endswith((".part", ".zpart"))]
+
+
+def test_a_delta_against_a_copy_changed_since_the_survey_falls_back_to_the_whole_file(board):
+    old = b"".join(b"VALUE_%04d = %d\n" % (i, i) for i in range(300))
+    new = old + b"NEW = 1\n"
+    (board.root / "app.py").write_bytes(old)
+    with board.repl() as repl:
+        repl.enter(soft_reset=False)
+        base = board_listing(repl, "app.py", new)
+        assert base.startswith("!")
+        (board.root / "app.py").write_bytes(old.replace(b"VALUE_0000", b"OTHER_0000"))   # another tool
+        transfer.prepare(repl)
+        assert not transfer.put(repl, "app.py", new, can_inflate=True, base=base).startswith("delta")
+    assert board.files() == {"app.py": new}
+
+
+def test_a_corrupted_delta_is_caught_by_the_hash_and_keeps_the_old_file(board):
+    old = b"".join(b"VALUE_%04d = %d\n" % (i, i) for i in range(300))
+    (board.root / "app.py").write_bytes(old)
+    with board.repl() as repl:
+        repl.enter(soft_reset=False)
+        base = board_listing(repl, "app.py", old + b"NEW = 1\n")
+        transfer.prepare(repl)
+        with pytest.raises(transfer.TransferCorrupted):
+            transfer.put(repl, "app.py", old + b"NEW = 1\n", can_inflate=False, base=base,
+                         wire=lambda chunk: chunk.replace(b"NEW", b"OLD"))
+    assert board.files() == {"app.py": old}
