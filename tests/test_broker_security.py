@@ -67,6 +67,17 @@ def test_a_wrong_password_is_refused_and_the_right_one_admitted(secured):
     assert any("guesser" in text and "password" in text for text in refusals(secured))
 
 
+def test_a_wrong_password_is_refused_after_the_right_one_was_accepted(secured):
+    """The broker remembers a password argon2 accepted (each CONNECT would cost argon2 again):
+    a different password for the same user is still refused, the remembered one still admitted."""
+    user, right = secured.security.board(0).username, secured.security.board(0).password.reveal()
+    assert raw_connect(secured, "board", username=user, password=right) == 0
+    assert raw_connect(secured, "guesser", username=user, password="not-the-password") != 0
+    assert raw_connect(secured, "guesser-2", username=user, password=right + "x") != 0
+    assert raw_connect(secured, "guesser-3", username=user) != 0
+    assert raw_connect(secured, "board", username=user, password=right) == 0
+
+
 @pytest.mark.parametrize("topic_filter", ["#", "hil/#", "hil/+/status", "hil/gw1/#", "hil/gw1/abc/gpio/+/set",
                                           "+/gw0/#"])
 def test_a_board_cannot_subscribe_beyond_its_namespace(secured, topic_filter):
