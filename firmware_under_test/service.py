@@ -183,9 +183,10 @@ class Service:
                 self.telemetry()
                 next_tele = time.ticks_add(now, self.tele_ms)
             if self.client is None and time.ticks_diff(now, retry_at) >= 0:
+                # Without Wi-Fi, every turn looks again (rejoin_wifi keeps its own backoff),
+                # so the session comes back as soon as the join completes.
                 if not self.sta.isconnected():
                     self.rejoin_wifi(now)
-                    retry_at = time.ticks_add(now, LOOP_MS * 20)
                 else:
                     self.wifi_backoff.reset()
                     self.rejoin_at = None

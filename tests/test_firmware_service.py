@@ -126,6 +126,28 @@ print(queued, before, len(pubs('telemetry')), svc.reconnects, len(svc.outbox))
     assert after >= before + queued and reconnects == 1 and left == 0
 
 
+def test_the_session_comes_back_as_soon_as_wifi_is_back():
+    """After a Wi-Fi loss the firmware reconnects within a loop turn or two of the join
+    completing, not at the next of a slower fixed re-check (one run of the loop throughout:
+    its retry timer lives in run())."""
+    out = run_mpy(PRELUDE + """
+until(300, lambda s: s.client is not None)
+sta.up = False
+t0 = time.ticks_ms()
+back = []
+def script(s):
+    t = time.ticks_diff(time.ticks_ms(), t0)
+    if not back and t >= 700:
+        sta.up = True
+        back.append(time.ticks_ms())
+    return (back and s.client is not None) or t > 4000
+until(5000, script)
+print(len(clients), time.ticks_diff(time.ticks_ms(), back[0]))
+""")
+    made, elapsed = map(int, out.split()[-2:])
+    assert made == 2 and elapsed < 300, f"reconnected {elapsed} ms after the Wi-Fi came back"
+
+
 def test_unacked_qos1_stays_bounded_and_is_resent():
     out = run_mpy(PRELUDE + """
 Client.ack = False
