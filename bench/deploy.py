@@ -4,8 +4,11 @@ The files are what the suite deploys (`bringup.device_files`: firmware_under_tes
 libraries, its config). Figures, on virtual boards paced at the line rate as real ones:
 - first deploy / `mpremote cp -r` of the same tree to a fresh board (target <= 0.5: the
   harness sends deflated files where the board's `deflate` inflates them, see transfer.py);
-- a one-file change deploy / the full (first) deploy (target <= 0.2);
+- a one-file change deploy / the full (first) deploy (target <= 0.2): a line appended to
+  app.py, which travels as a delta against the board's copy (delta.py);
 - a deploy where nothing changed / the full deploy;
+- one file rewritten (every line of app.py changed, so no block of it is on the board and
+  it travels whole) / the full deploy: what the one-file figure would be without deltas;
 - full run only: one `mpremote cp` per file, the manual workflow bench_deploy measured,
   against the harness's first deploy.
 On real boards the first board's port is used (it is written to: the suite deploys there too).
@@ -80,11 +83,18 @@ def one_change(files: dict[str, bytes]) -> dict[str, bytes]:
     return changed
 
 
-def harness_rounds(url: str, files: dict[str, bytes], facts: dict) -> tuple[float, float, float]:
+def one_rewrite(files: dict[str, bytes]) -> dict[str, bytes]:
+    changed = dict(files)
+    changed["app.py"] = b"".join(b"# " + line for line in files["app.py"].splitlines(keepends=True))
+    return changed
+
+
+def harness_rounds(url: str, files: dict[str, bytes], facts: dict) -> tuple[float, float, float, float]:
     first = harness_deploy(url, files, facts)
     unchanged = harness_deploy(url, files)
     one = harness_deploy(url, one_change(files))
-    return first, unchanged, one
+    rewrite = harness_deploy(url, one_rewrite(files))
+    return first, unchanged, one, rewrite
 
 
 def run(ctx: Context) -> Result:
@@ -96,15 +106,16 @@ def run(ctx: Context) -> Result:
         board = ctx.target.boards[0]
         staging = stage(files, ctx.work_dir / "staging")
         bare = mpremote_cp_r(board.port, staging)
-        first, unchanged, one = harness_rounds(board.port, files, ctx.facts)
+        first, unchanged, one, rewrite = harness_rounds(board.port, files, ctx.facts)
         # the board now holds the files: the harness's "first" deploy above wrote over mpremote's
         # copies only where they differ, so on hardware it is measured after wiping them
         result.notes.append("real board: the first deploy follows mpremote's copy (the same files), so it "
                             "measures a re-deploy, not a first one")
         result.ratio(f"first deploy / mpremote cp -r ({board.name})", first, bare, "<= 0.5", what)
         result.ratio("one-file change / full deploy", one, first, "<= 0.2")
+        result.ratio("one file rewritten / full deploy", rewrite, first, "")
         return result
-    bare, first, unchanged, one, manual = [], [], [], [], []
+    bare, first, unchanged, one, rewrite, manual = [], [], [], [], [], []
     for round_ in range(ctx.repeat(3)):
         root = ctx.work_dir / f"round{round_}"
         staging = stage(files, root / "staging")
@@ -112,7 +123,7 @@ def run(ctx: Context) -> Result:
             bare.append(mpremote_cp_r(board.pty, staging))
         with virtual_board(root / "harness", "bench-deploy", pace=True) as board:
             times = harness_rounds(board.url, files, ctx.facts)
-        for series, value in zip((first, unchanged, one), times):
+        for series, value in zip((first, unchanged, one, rewrite), times):
             series.append(value)
         if not ctx.quick and round_ == 0:
             with virtual_board(root / "manual", "bench-manual", pace=True) as board:
@@ -123,6 +134,7 @@ def run(ctx: Context) -> Result:
     result.ratio("first deploy / mpremote cp -r (paced)", median(first), median(bare), "<= 0.5", how)
     result.ratio("one-file change / full deploy (paced)", median(one), median(first), "<= 0.2", how)
     result.ratio("nothing changed / full deploy (paced)", median(unchanged), median(first), "", how)
+    result.ratio("one file rewritten / full deploy (paced)", median(rewrite), median(first), "", how)
     if manual:
         result.ratio("first deploy / one mpremote cp per file (paced)", median(first), median(manual), "",
                      "bench_deploy's manual workflow")
