@@ -9,6 +9,7 @@ Its filesystem is a temp directory, so the tests can look at what really landed.
 from __future__ import annotations
 
 import io
+import json
 import os
 import select
 import subprocess
@@ -169,6 +170,17 @@ def test_a_file_changed_on_the_board_by_another_tool_is_written_again(board, tin
     result, _ = run_deploy(board, files)
     assert result.plan.put == ["app.py", "messages.py"] and result.plan.remove == []
     assert {path: board.files()[path] for path in files} == files
+
+
+@pytest.mark.parametrize("junk", ["not json", '{"backoff.py": 1}', '[1, null, "gone.py"]'])
+def test_a_garbled_board_manifest_lists_only_its_paths(board, tiny_lib, junk):
+    """Whatever another tool left in the manifest, the survey reads the paths in it, if any."""
+    files = local(tiny_lib)
+    (board.root / deploy.BOARD_MANIFEST).write_text(junk)
+    result, _ = run_deploy(board, files)
+    assert result.plan.previous == (["gone.py"] if "gone.py" in junk else [])
+    assert sorted(result.plan.put) == sorted(files) and result.plan.remove == []
+    assert json.loads(board.files()[deploy.BOARD_MANIFEST]) == sorted(files)
 
 
 def test_changed_settings_move_only_the_config(board, tiny_lib):
