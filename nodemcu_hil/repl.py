@@ -2,9 +2,10 @@
 
 Built on mpremote's `SerialTransport` (raw REPL, raw-paste with its flow control, and the
 fallback to plain raw mode on boards without it), over a port the harness opened itself,
-so RFC2217 URLs, PTYs and USB devices all go the same way. What mpremote leaves to its
-callers lives here: getting into the raw REPL from whatever the firmware is doing,
-deadlines, typed errors that name the port, and a soft reset that runs main.py.
+so RFC2217 URLs, PTYs and USB devices all go the same way (`repl_transport.py`). What
+mpremote leaves to its callers lives here: getting into the raw REPL from whatever the
+firmware is doing, deadlines, typed errors that name the port, a soft reset that runs
+main.py, and the board-side helpers (`board_kit.py`) each session installs once.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import time
 from mpremote.transport import TransportError
 
 from nodemcu_hil import board_kit, transfer
-from nodemcu_hil.repl_transport import Transport
 from nodemcu_hil.errors import DeviceHung, HilError, ReplUnavailable, WaitTimeout
+from nodemcu_hil.repl_transport import Transport
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_PROMPT = b">>> "
@@ -101,19 +102,20 @@ class Repl:
         return data
 
     def _discard_waiting(self) -> bytes:
-        """What the board has already sent (old output, a stale prompt), read without waiting."""
-        data = b""
-        while waiting := self.serial.in_waiting:
-            data += self.serial.read(waiting)
-        return data
+        """What the board has already sent (old output, a stale prompt), read without waiting;
+        once, so that a board talking without pause cannot keep it reading."""
+        waiting = self.serial.in_waiting
+        return self.serial.read(waiting) if waiting else b""
 
     def enter(self, *, soft_reset: bool = True, timeout: float = ENTER_TIMEOUT_S) -> None:
         """Stop whatever runs (CTRL-C) and enter the raw REPL; optionally soft-reset there.
 
-        As mpremote does, the first try waits for nothing but the raw REPL's banner: whatever
-        the board prints before it (a traceback, the friendly prompt) is skipped on the way.
-        Only a retry first waits for the board to fall silent. A soft reset from the raw REPL runs boot.py only, never main.py, so it gives a
-        clean interpreter without starting the application.
+        As mpremote does, the first try waits for nothing but the raw REPL's banner: output
+        already waiting is dropped, and whatever the board prints before the banner (a
+        traceback, the friendly prompt) is skipped on the way. Only a retry first waits for
+        the board to fall silent, so that a late answer to the last try is not taken for
+        this one's. A soft reset from the raw REPL runs boot.py only, never main.py, so it
+        gives a clean interpreter without starting the application.
         """
         seen = b""
         for attempt in range(ENTER_ATTEMPTS):
