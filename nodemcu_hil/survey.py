@@ -23,6 +23,7 @@ from nodemcu_hil.repl import EXEC_TIMEOUT_S
 CHANGE_DIGEST_HEX = 16       # hex digits of sha256 compared on the board (64 bits)
 SAME, ABSENT = "=", "-"      # the survey's answers besides a block listing
 SECONDS_PER_FILE = 1.0       # the exec's deadline grows with the files the board hashes
+BATCH = 24                   # paths per exec (about 1 KB of code for them and their digests)
 
 
 @dataclass
@@ -35,14 +36,20 @@ class Survey:
         return self.status.get(path, ABSENT) != ABSENT
 
 
-def survey_code(paths: list[str], expected: list[str], manifest: str) -> str:
-    """The board side: prints [inflater, local paths missing from the manifest (indices),
-    the answer for each local path, (path, answer) for each manifest path not local]."""
-    return (f"import json\nP={paths!r}\nE={expected!r}\n"
-            f"try:\n M=json.load(open({manifest!r}))\nexcept Exception:\n M=[]\n"
-            "M=[p for p in M if type(p) is str] if type(M) is list else []\n"
-            "print(repr([_z,[i for i,p in enumerate(P) if p not in M],[_s(p,e) for p,e in zip(P,E)],"
-            "[(p,_s(p,None)) for p in M if p not in P]]))\n")
+def survey_code(paths: list[str], expected: list[str], manifest: str) -> list[str]:
+    """The board side, as execs of at most BATCH paths each (the board parses an exec whole,
+    its lists included, on a heap of some 30 KB): they gather the paths in P and the expected
+    digests in E, then the last prints [inflater, local paths missing from the manifest
+    (indices), the answer for each local path, (path, answer) for each manifest path not local]."""
+    execs = []
+    for start in range(0, max(len(paths), 1), BATCH):
+        more = "+" if start else ""
+        execs.append(f"P{more}={paths[start:start + BATCH]!r}\nE{more}={expected[start:start + BATCH]!r}\n")
+    execs[-1] += (f"import json\ntry:\n M=json.load(open({manifest!r}))\nexcept Exception:\n M=[]\n"
+                  "M=[p for p in M if type(p) is str] if type(M) is list else []\n"
+                  "print(repr([_z,[i for i,p in enumerate(P) if p not in M],[_s(p,e) for p,e in zip(P,E)],"
+                  "[(p,_s(p,None)) for p in M if p not in P]]))\n")
+    return execs
 
 
 def _parse(text: str, paths: list[str]):
@@ -64,8 +71,11 @@ def survey(repl, files: Mapping[str, bytes], manifest: str) -> Survey:
     of deployed paths; the Repl learns whether the board inflates."""
     paths = sorted(files)
     expected = [hashlib.sha256(files[path]).hexdigest()[:CHANGE_DIGEST_HEX] for path in paths]
-    out = repl.run_with_kit(("probe", "survey"), survey_code(paths, expected, manifest),
-                            timeout=EXEC_TIMEOUT_S + SECONDS_PER_FILE * len(paths))
+    first, *rest = survey_code(paths, expected, manifest)
+    timeout = EXEC_TIMEOUT_S + SECONDS_PER_FILE * len(paths)
+    out = repl.run_with_kit(("probe", "survey"), first, timeout=timeout)
+    for code in rest:
+        out = repl.exec(code, timeout=timeout)
     parsed = _parse(out.decode(errors="replace"), paths)
     if parsed is None:
         raise ReplUnavailable(f"the board's survey of {len(paths)} files came back garbled "

@@ -156,3 +156,21 @@ def test_a_corrupted_delta_is_caught_by_the_hash_and_keeps_the_old_file(board):
             transfer.put(repl, "app.py", old + b"NEW = 1\n", can_inflate=False, base=base,
                          wire=lambda chunk: chunk.replace(b"NEW", b"OLD"))
     assert board.files() == {"app.py": old}
+
+
+def test_a_survey_of_many_files_goes_in_batches_and_answers_for_each(board, monkeypatch):
+    """The board parses each exec whole: the paths and digests travel BATCH at a time."""
+    files = {f"lib/many/m{i:02d}.py": b"X = %d\n" % i for i in range(2 * survey.BATCH + 5)}
+    for path, data in list(files.items())[::2]:
+        (board.root / path).parent.mkdir(parents=True, exist_ok=True)
+        (board.root / path).write_bytes(data if path != "lib/many/m00.py" else b"X = -1\n")
+    with board.repl() as repl:
+        repl.enter(soft_reset=False)
+        execs: list[str] = []
+        real_exec = repl.exec
+        monkeypatch.setattr(repl, "exec", lambda code, **kw: execs.append(code) or real_exec(code, **kw))
+        found = survey.survey(repl, files, deploy.BOARD_MANIFEST)
+    assert len(execs) == 3
+    assert found.status["lib/many/m00.py"].startswith("!7:")
+    assert {path: found.status[path] for path in list(files)[1::2]} == {path: "-" for path in list(files)[1::2]}
+    assert {found.status[path] for path in list(files)[2::2]} == {"="}
