@@ -20,6 +20,7 @@ from tests.esp8266_harness import MpProgram
 from nodemcu_hil.sim.control import ControlError
 from nodemcu_hil.sim.netpath import NetPath
 from nodemcu_hil.sim.world import World
+from nodemcu_hil.sim.world_client import World as WorldFacade
 from nodemcu_hil.sim.world_client import WorldClient
 from nodemcu_hil.sim.world_control import WorldFileError
 from nodemcu_hil.sim.world_wifi import (DEFAULT_JOIN_DELAY_S, STAT_CONNECTING, STAT_GOT_IP, STAT_IDLE,
@@ -117,6 +118,24 @@ def test_control_commands_drive_the_world(control):
     assert client.counters() == {"wifi_joins": 0, "tcp_connections": 0, "wifi_link_losses": 0}
 
 
+def test_the_join_delay_is_set_over_the_control_channel(control):
+    """A harness may make joins quicker than the 1-2 s of a real ESP8266; a bad value is refused."""
+    world, client = control
+    WorldFacade(client).set_join_delay(0.25)
+    assert world.wifi.join_delay_s == 0.25 and client.call("world.state")["wifi"]["join_delay_s"] == 0.25
+    world.wifi.add_ap("lab", "pw")
+    world.wifi.set_active(0, True)
+    started = time.monotonic()
+    world.wifi.connect("lab", "pw")
+    while world.wifi.status() != STAT_GOT_IP and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    assert 0.25 <= time.monotonic() - started < 1.0, "the join did not take the delay set"
+    for bad in (-1, "soon", float("nan")):
+        with pytest.raises(ControlError, match="join_delay"):
+            client.call("wifi.join_delay", s=bad)
+    assert world.wifi.join_delay_s == 0.25
+
+
 def test_world_client_helpers(control):
     world, client = control
     client.drive(12, 1)
@@ -159,6 +178,8 @@ def test_world_file(tmp_path):
     ('[gpio]\noutputs = {}\n', "unknown key 'gpio.outputs'"),
     ('wifi = 1\n', "'wifi' must be a table"),
     ('[wifi]\nap = {ssid = "lab"}\n', "'wifi.ap' must be an array of tables"),
+    ('[wifi]\njoin_delay_s = -1\n', "join_delay_s must be 0 or more seconds"),
+    ('[wifi]\njoin_delay_s = "soon"\n', "join_delay_s must be a number of seconds"),
 ])
 def test_world_file_with_an_unknown_table_or_key_names_file_and_key(tmp_path, text, named):
     path = tmp_path / "world.toml"

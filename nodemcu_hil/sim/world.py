@@ -107,7 +107,7 @@ class World:
     def snapshot(self) -> dict:
         return {
             "counters": dict(self.counters),
-            "wifi": {"link_up": self.wifi.link_up, "status": self.wifi.status(),
+            "wifi": {"link_up": self.wifi.link_up, "status": self.wifi.status(), "join_delay_s": self.wifi.join_delay_s,
                      "sta_active": self.wifi.sta_active, "ap_active": self.wifi.ap_active,
                      "aps": [{"ssid": a.ssid, "present": a.present} for a in self.wifi.access_points()]},
             "net": {"blackhole": self.net.blackhole, "latency_ms": self.net.latency_ms,

@@ -42,6 +42,11 @@ class World:
         """Drop (False) or restore (True) the board's radio link."""
         self._control.call("wifi.link", up=up)
 
+    def set_join_delay(self, seconds: float) -> None:
+        """How long each join takes from now on (a real ESP8266 needs 1-2 s; a harness that
+        does not test join times may choose less)."""
+        self._control.call("wifi.join_delay", s=seconds)
+
     # the network path between board and broker
     def blackhole(self, on: bool) -> None:
         """Silently drop every packet on the path (no RST, no FIN), or stop doing so."""

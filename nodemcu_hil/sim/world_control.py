@@ -8,6 +8,7 @@ Commands (JSON lines on the board's control endpoint, see control.py):
     wifi.ap.add {ssid, password?, present?, rssi?, channel?}
     wifi.ap.remove {ssid}           wifi.ap.present {ssid, present}
     wifi.link {up}                  drop (false) or restore (true) the radio link
+    wifi.join_delay {s}             how long a join takes from now on (the world file's join_delay_s)
     net.blackhole {on}              net.latency {ms}
     counters                        -> {wifi_joins, tcp_connections, wifi_link_losses}
     world.state                     -> everything above at once
@@ -78,6 +79,10 @@ def commands(world) -> dict[str, Callable[[dict], dict]]:
         world.wifi.set_present(p["ssid"], bool(p["present"]))
         return {}
 
+    def join_delay(p: dict) -> dict:
+        world.wifi.join_delay_s = join_delay_seconds(p["s"], "wifi.join_delay s")
+        return {}
+
     def simple(fn: Callable[[], object]) -> Callable[[dict], dict]:
         return lambda p: (fn(), {})[1]
 
@@ -89,12 +94,24 @@ def commands(world) -> dict[str, Callable[[dict], dict]]:
         "wifi.ap.remove": lambda p: (world.wifi.remove_ap(p["ssid"]), {})[1],
         "wifi.ap.present": ap_present,
         "wifi.link": lambda p: (world.wifi.set_link(bool(p["up"])), {})[1],
+        "wifi.join_delay": join_delay,
         "net.blackhole": lambda p: (world.net.set_blackhole(bool(p["on"])), {})[1],
         "net.latency": lambda p: (world.net.set_latency(int(p["ms"])), {})[1],
         "counters": lambda p: dict(world.counters),
         "world.state": lambda p: world.snapshot(),
         "world.chip_reset": simple(world.chip_reset),
     }
+
+
+def join_delay_seconds(value: object, name: str) -> float:
+    """A join time in seconds: a number from 0 up (a join never completes before it starts)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"{name} must be 0 or more seconds, not {value!r}")
+    return seconds
 
 
 def load_world_file(world, path: str | Path) -> None:
@@ -109,7 +126,10 @@ def load_world_file(world, path: str | Path) -> None:
     _check_keys(path, data)
     wifi, net, gpio = data.get("wifi", {}), data.get("net", {}), data.get("gpio", {})
     if "join_delay_s" in wifi:
-        world.wifi.join_delay_s = float(wifi["join_delay_s"])
+        try:
+            world.wifi.join_delay_s = join_delay_seconds(wifi["join_delay_s"], "[wifi] join_delay_s")
+        except ValueError as exc:
+            raise WorldFileError(f"--world {path}: {exc}") from None
     if wifi.get("link", "up") not in ("up", "down"):
         raise WorldFileError(f"--world {path}: [wifi] link must be \"up\" or \"down\", not {wifi['link']!r}")
     world.wifi.set_link(wifi.get("link", "up") == "up")
