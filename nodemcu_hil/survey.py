@@ -1,4 +1,4 @@
-"""What the board holds of a deploy's files, read in one raw-REPL exec.
+"""What the board holds of a deploy's files, read in one raw-REPL exec (one per BATCH files).
 
 One exec installs the session's survey kit (`board_kit`), probes the inflater, reads the
 board's deploy manifest and compares every file the board holds with the host's: the host
@@ -53,9 +53,12 @@ def survey_code(paths: list[str], expected: list[str], manifest: str) -> list[st
 
 
 def _parse(text: str, paths: list[str]):
+    """The board's answer checked for shape, or None: a garbled reply must not become a plan."""
     try:
         inflate, missing, answers, extra = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError):
+        return None
+    if not all(isinstance(part, list) for part in (missing, answers, extra)):
         return None
     if len(answers) != len(paths) or not all(isinstance(a, str) for a in answers):
         return None

@@ -174,3 +174,16 @@ def test_a_survey_of_many_files_goes_in_batches_and_answers_for_each(board, monk
     assert found.status["lib/many/m00.py"].startswith("!7:")
     assert {path: found.status[path] for path in list(files)[1::2]} == {path: "-" for path in list(files)[1::2]}
     assert {found.status[path] for path in list(files)[2::2]} == {"="}
+
+
+@pytest.mark.parametrize("reply", ["", "garbage", "[1, 2]", "[1, 2, 3, 4]", "[1, [], '=', []]", "[1, [5], ['='], []]",
+                                   "[1, [], ['=', '='], []]", "[1, [], ['='], 5]", "[1, [], ['='], [('a',)]]"])
+def test_a_garbled_survey_reply_is_refused_not_planned_from(reply):
+    class Board:
+        board, url, can_inflate = "b1", "rfc2217://x:1", None
+
+        def run_with_kit(self, pieces, code, timeout):
+            return reply.encode()
+
+    with pytest.raises(HilError, match="came back garbled"):
+        survey.survey(Board(), {"app.py": b"x"}, deploy.BOARD_MANIFEST)
