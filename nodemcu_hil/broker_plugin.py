@@ -26,6 +26,27 @@ from amqtt.plugins.base import BasePlugin
 from nodemcu_hil.messages import Message, MessageLog
 
 
+class VerifiedPasswords:
+    """The passwords argon2 accepted, as digests under a key of this broker's own, each for
+    the user and the stored hash it matched: the same password again is accepted by comparing
+    digests; a different one, or a password file that changed, is not known here."""
+
+    def __init__(self) -> None:
+        self._key = os.urandom(32)
+        self._digests: dict[tuple[str, str], bytes] = {}
+
+    def _digest(self, password: object) -> bytes:
+        data = password.encode() if isinstance(password, str) else bytes(password or b"")
+        return hashlib.blake2b(data, key=self._key).digest()
+
+    def knows(self, user: str, stored_hash: str, password: object) -> bool:
+        known = self._digests.get((user, stored_hash))
+        return known is not None and hmac.compare_digest(known, self._digest(password))
+
+    def remember(self, user: str, stored_hash: str, password: object) -> None:
+        self._digests[(user, stored_hash)] = self._digest(password)
+
+
 @dataclass
 class BrokerState:
     messages: MessageLog
@@ -33,6 +54,7 @@ class BrokerState:
     said_goodbye: set[str] = field(default_factory=set)  # sent DISCONNECT: their will is void
     stopping: bool = False  # the broker itself is closing connections: no will is claimed then
     on_refusal: Callable[[str], None] | None = None  # a client, publish or subscribe refused
+    verified: VerifiedPasswords = field(default_factory=VerifiedPasswords)  # outlives a broker restart
 
 
 _STATES: dict[int, BrokerState] = {}
@@ -112,8 +134,9 @@ class HarnessPlugin(BasePlugin):
 # - every CONNECT costs an argon2 verification (about 0.15 s of CPU, run inside the broker's
 #   event loop, so every client's traffic stalls meanwhile) although the harness's clients and
 #   the board log in with the same password dozens of times a session: a password that passed
-#   argon2 once is remembered as a keyed digest and matched by that; any other password still
-#   goes through argon2 (`VerifiedPasswords`).
+#   argon2 once is remembered as a keyed digest (with the hash it matched, for the broker's
+#   life, restarts included) and matched by that; any other password still goes through argon2
+#   (`VerifiedPasswords`).
 
 from amqtt.contexts import Action  # noqa: E402
 from amqtt.plugins.authentication import FileAuthPlugin  # noqa: E402
@@ -132,41 +155,19 @@ def _refuse(state: BrokerState | None, text: str) -> None:
         state.on_refusal(text)
 
 
-class VerifiedPasswords:
-    """The passwords argon2 accepted, per user, as a digest under a key of this broker's own:
-    the same password again is accepted by comparing digests; a different one is not known here."""
-
-    def __init__(self) -> None:
-        self._key = os.urandom(32)
-        self._digests: dict[str, bytes] = {}
-
-    def _digest(self, password: object) -> bytes:
-        data = password.encode() if isinstance(password, str) else bytes(password or b"")
-        return hashlib.blake2b(data, key=self._key).digest()
-
-    def knows(self, user: str, password: object) -> bool:
-        known = self._digests.get(user)
-        return known is not None and hmac.compare_digest(known, self._digest(password))
-
-    def remember(self, user: str, password: object) -> None:
-        self._digests[user] = self._digest(password)
-
-
 class HarnessAuthPlugin(FileAuthPlugin):
     """amqtt's password-file check, with refusals reported and the gaps above closed."""
 
-    def __init__(self, context) -> None:
-        super().__init__(context)
-        self._verified = VerifiedPasswords()
-
     async def _check_password(self, session) -> bool | None:
         """amqtt's verdict (argon2) for a password not seen before; True for one it accepted."""
+        state = _STATES.get(self.config.state_id)
         user = session.username
-        if user and user in self._users and self._verified.knows(user, session.password or ""):
+        stored = self._users.get(user) if user else None
+        if state is not None and stored and state.verified.knows(user, stored, session.password or ""):
             return True
         verdict = await super().authenticate(session=session)
-        if verdict is True and user:
-            self._verified.remember(user, session.password or "")
+        if verdict is True and state is not None and stored:
+            state.verified.remember(user, stored, session.password or "")
         return verdict
 
     @dataclass

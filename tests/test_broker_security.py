@@ -78,6 +78,18 @@ def test_a_wrong_password_is_refused_after_the_right_one_was_accepted(secured):
     assert raw_connect(secured, "board", username=user, password=right) == 0
 
 
+def test_a_remembered_password_outlives_a_restart_but_not_a_new_password_file(secured):
+    user, old = secured.security.board(0).username, secured.security.board(0).password.reveal()
+    assert raw_connect(secured, "board", username=user, password=old) == 0
+    secured.restart()
+    assert raw_connect(secured, "board", username=user, password=old) == 0
+    secured.security = session_security({"gw0": "hil/gw0", "gw1": "hil/gw1"})  # same users, new passwords
+    secured.restart()
+    assert secured.security.board(0).username == user
+    assert raw_connect(secured, "board", username=user, password=old) != 0, "a replaced password still admitted"
+    assert raw_connect(secured, "board", username=user, password=secured.security.board(0).password.reveal()) == 0
+
+
 @pytest.mark.parametrize("topic_filter", ["#", "hil/#", "hil/+/status", "hil/gw1/#", "hil/gw1/abc/gpio/+/set",
                                           "+/gw0/#"])
 def test_a_board_cannot_subscribe_beyond_its_namespace(secured, topic_filter):
