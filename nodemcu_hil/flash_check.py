@@ -23,6 +23,7 @@ from nodemcu_hil.errors import HilError
 
 FIRMWARE_BAUD = 115200  # MicroPython's UART REPL on the ESP8266
 PROBE_TIMEOUT_S = 1.0  # per step: a firmware that does not stop for CTRL-C is not waited for
+PROBE_ATTEMPTS = 2  # the second in case the first CTRL-C met a boot still printing
 HASHED_FROM = 4  # bytes 0-3 of the header hold esptool's flash mode/size patch
 READ_BLOCK = 4096  # one flash sector per esp.flash_read
 HASH_SECONDS_PER_MB = 4.0  # allowance for the board's reading and hashing
@@ -71,7 +72,7 @@ def ask_firmware(serial_port, padded: bytes, *, url: str, board: str | None,
     serial_port.baudrate = FIRMWARE_BAUD
     repl = Repl(serial_port, url, board=board)
     try:
-        repl.enter(soft_reset=False, timeout=PROBE_TIMEOUT_S)
+        repl.enter(soft_reset=False, timeout=PROBE_TIMEOUT_S, attempts=PROBE_ATTEMPTS)
         code = BOARD_HASH_CODE.format(start=HASHED_FROM, end=len(padded), block=READ_BLOCK)
         lines = repl.exec(code, timeout=PROBE_TIMEOUT_S + HASH_SECONDS_PER_MB * len(padded) / 1e6)
         answer = _judge(lines.decode(errors="replace").split(), padded, expect_mac)

@@ -107,7 +107,8 @@ class Repl:
         waiting = self.serial.in_waiting
         return self.serial.read(waiting) if waiting else b""
 
-    def enter(self, *, soft_reset: bool = True, timeout: float = ENTER_TIMEOUT_S) -> None:
+    def enter(self, *, soft_reset: bool = True, timeout: float = ENTER_TIMEOUT_S,
+              attempts: int = ENTER_ATTEMPTS) -> None:
         """Stop whatever runs (CTRL-C) and enter the raw REPL; optionally soft-reset there.
 
         As mpremote does, the first try waits for nothing but the raw REPL's banner: output
@@ -118,7 +119,7 @@ class Repl:
         gives a clean interpreter without starting the application.
         """
         seen = b""
-        for attempt in range(ENTER_ATTEMPTS):
+        for attempt in range(attempts):
             if attempt:
                 seen += self._drain()  # a late answer to the last try must not pass for this one's
             self.serial.write(b"\r" + CTRL_C + CTRL_C)
@@ -129,7 +130,7 @@ class Repl:
             if data.endswith(RAW_BANNER):
                 break
         else:
-            raise ReplUnavailable(f"the board did not enter the raw REPL after {ENTER_ATTEMPTS} tries "
+            raise ReplUnavailable(f"the board did not enter the raw REPL after {attempts} tries "
                                   f"(last output {seen[-120:]!r})", **self._where(),
                                   hint="check the baud rate and that MicroPython runs (not the ROM "
                                        "loader); a main.py that disables CTRL-C needs a hard reset")
