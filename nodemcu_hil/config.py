@@ -29,6 +29,7 @@ from nodemcu_hil.setting_types import (
     parse_host,
     parse_import_path,
     parse_name_list,
+    parse_optional_delay,
     parse_optional_path,
     parse_output_pins,
     parse_path,
@@ -86,6 +87,9 @@ SETTINGS: tuple[Setting, ...] = (
             "how xdist workers pick boards: worker gwN takes the Nth board, or any free one"),
     Setting("sim_boards", parse_positive_int, 1,
             "virtual boards to start in sim mode when not running under xdist"),
+    Setting("sim_join_delay", parse_optional_delay, None,
+            "seconds a virtual board's Wi-Fi join takes; empty: the virtual world's own (about a real "
+            "ESP8266's). A suite that does not test join times may make its access point quicker"),
     Setting("firmware_image", parse_optional_path, None,
             "MicroPython image to flash; empty: the virtual board's own image in sim mode"),
     Setting("force_flash", parse_bool, False, "flash even when the board already holds the image"),

@@ -24,6 +24,8 @@ from nodemcu_hil.errors import HilError
 FIRMWARE_BAUD = 115200  # MicroPython's UART REPL on the ESP8266
 PROBE_TIMEOUT_S = 1.0  # per step: a firmware that does not stop for CTRL-C is not waited for
 PROBE_ATTEMPTS = 2  # the second in case the first CTRL-C met a boot still printing
+FIRST_ANSWER_S = 0.3  # MicroPython answers CTRL-C at once; silence means nobody is there
+WAKE = b"\r\x03\x03"
 HASHED_FROM = 4  # bytes 0-3 of the header hold esptool's flash mode/size patch
 READ_BLOCK = 4096  # one flash sector per esp.flash_read
 HASH_SECONDS_PER_MB = 4.0  # allowance for the board's reading and hashing
@@ -72,14 +74,7 @@ def ask_firmware(serial_port, padded: bytes, *, url: str, board: str | None,
     serial_port.baudrate = FIRMWARE_BAUD
     repl = Repl(serial_port, url, board=board)
     try:
-        repl.enter(soft_reset=False, timeout=PROBE_TIMEOUT_S, attempts=PROBE_ATTEMPTS)
-        code = BOARD_HASH_CODE.format(start=HASHED_FROM, end=len(padded), block=READ_BLOCK)
-        lines = repl.exec(code, timeout=PROBE_TIMEOUT_S + HASH_SECONDS_PER_MB * len(padded) / 1e6)
-        answer = _judge(lines.decode(errors="replace").split(), padded, expect_mac)
-        if answer.holds and restart:
-            repl.soft_reset(timeout=PROBE_TIMEOUT_S * 5)
-        else:
-            repl.leave()
+        answer = _ask(repl, padded, expect_mac, restart)
     except HilError as exc:
         answer = FirmwareAnswer(False, None, f"the firmware could not be asked ({exc.what})")
     except OSError as exc:  # the port itself failed: the loader path reports it properly
@@ -88,6 +83,32 @@ def ask_firmware(serial_port, padded: bytes, *, url: str, board: str | None,
         serial_port.baudrate = saved_baud
     log(f"running firmware: {answer.reason}")
     return answer
+
+
+def _ask(repl, padded: bytes, expect_mac: str | None, restart: bool) -> FirmwareAnswer:
+    if not _answers(repl.serial):
+        return FirmwareAnswer(False, None, "no answer to CTRL-C (nothing running, or the ROM loader)")
+    repl.enter(soft_reset=False, timeout=PROBE_TIMEOUT_S, attempts=PROBE_ATTEMPTS)
+    code = BOARD_HASH_CODE.format(start=HASHED_FROM, end=len(padded), block=READ_BLOCK)
+    lines = repl.exec(code, timeout=PROBE_TIMEOUT_S + HASH_SECONDS_PER_MB * len(padded) / 1e6)
+    answer = _judge(lines.decode(errors="replace").split(), padded, expect_mac)
+    if answer.holds and restart:
+        repl.soft_reset(timeout=PROBE_TIMEOUT_S * 5)
+    else:
+        repl.leave()
+    return answer
+
+
+def _answers(serial_port) -> bool:
+    """Anything at all comes back for CTRL-C within FIRST_ANSWER_S: an erased board, one in
+    the ROM loader or one without power stays silent, and is not waited for any longer."""
+    saved_timeout = serial_port.timeout
+    serial_port.timeout = FIRST_ANSWER_S
+    try:
+        serial_port.write(WAKE)
+        return bool(serial_port.read(1))
+    finally:
+        serial_port.timeout = saved_timeout
 
 
 def _judge(lines: list[str], padded: bytes, expect_mac: str | None) -> FirmwareAnswer:

@@ -45,8 +45,10 @@ def make_sim_image(directory: Path) -> Path:
 
 
 @contextmanager
-def virtual_board(name: str, state_dir: Path, *, wifi_ssid: str, wifi_password: object) -> Iterator[tuple]:
-    """A running virtual board with the run's access point; yields (record, process)."""
+def virtual_board(name: str, state_dir: Path, *, wifi_ssid: str, wifi_password: object,
+                  join_delay: float | None = None) -> Iterator[tuple]:
+    """A running virtual board with the run's access point (joined in `join_delay` seconds,
+    None: the world's own); yields (record, process)."""
     from nodemcu_hil.sim import SimStartError, start_board
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +60,8 @@ def virtual_board(name: str, state_dir: Path, *, wifi_ssid: str, wifi_password: 
         raise BoardNotFound(str(exc), board=name, hint=f"see {state_dir / 'sim.log'}") from None
     try:
         process.world.add_access_point(wifi_ssid, reveal(wifi_password) or None)
+        if join_delay is not None:
+            process.world.set_join_delay(join_delay)
         record = BoardRecord(name=name, port=process.url, mac=mac, virtual=True,
                              control=process.control_address)
         yield record, process

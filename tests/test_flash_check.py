@@ -75,7 +75,16 @@ def test_a_firmware_that_ignores_ctrl_c_leaves_the_answer_to_the_loader(flashed,
     lines: list[str] = []
     outcome = flash_image(port, images[0], baud=460800, expect_mac=MAC, log=lines.append)
     assert (outcome.skipped, outcome.checked_by) == (True, CHECKED_BY_LOADER)
-    assert any(line.startswith("running firmware: the firmware could not be asked") for line in lines), lines
+    assert "running firmware: no answer to CTRL-C (nothing running, or the ROM loader)" in lines, lines
+
+
+def test_a_silent_board_is_not_waited_for(tmp_path, images):
+    lines: list[str] = []
+    with start_board(name="blank", flash=tmp_path / "flash.bin", mac=MAC, state_dir=tmp_path) as board, \
+            open_port(board.url) as port:
+        answer = ask_firmware(port, images[0].padded, url=board.url, board="blank", expect_mac=MAC,
+                              restart=True, log=lines.append)
+    assert (answer.holds, answer.reason) == (False, "no answer to CTRL-C (nothing running, or the ROM loader)")
 
 
 def test_a_board_left_holding_the_image_runs_its_application_again(flashed, images):

@@ -111,3 +111,19 @@ def test_a_power_command_whose_program_is_missing_stops_the_run_at_start_up(tmp_
     text = TWO_BOARDS + 'power = { on = "no-such-usb-switch on", off = "uhubctl -a off" }\n'
     with pytest.raises(PowerFailed, match="'no-such-usb-switch' is not installed.*board 'nodemcu-2'"):
         choose_source(settings_for(tmp_path, text))
+
+
+@pytest.mark.parametrize("given, expected", [(None, 1.5), ("0.2", 0.2)])
+def test_a_virtual_board_joins_as_quickly_as_the_setting_says_else_as_the_world_does(tmp_path, given, expected):
+    from contextlib import ExitStack
+
+    from nodemcu_hil.sim import ControlClient
+    from nodemcu_hil.timeline import Timeline
+
+    env = {} if given is None else {"HIL_SIM_JOIN_DELAY": given}
+    settings = settings_for(tmp_path, **env)
+    with ExitStack() as stack:
+        sourced = VirtualSource("test").claim(settings, worker="gw0", worker_index=0, state_dir=tmp_path,
+                                              timeline=Timeline(), stack=stack)
+        state = ControlClient(sourced.record.control).call("world.state")
+    assert state["wifi"]["join_delay_s"] == expected

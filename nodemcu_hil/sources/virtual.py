@@ -47,7 +47,7 @@ class VirtualSource:
               timeline: Timeline, stack: ExitStack) -> SourcedBoard:
         record, process = stack.enter_context(virtual_board(
             f"vnode-{worker}", state_dir / worker, wifi_ssid=settings.wifi_ssid,
-            wifi_password=settings.wifi_password))
+            wifi_password=settings.wifi_password, join_delay=settings.sim_join_delay))
         timeline.action(record.name, f"started virtual board at {record.port}")
         pins = NoPins(record.name) if settings.gpio_backend == "none" else SimPins(process.control)
         return SourcedBoard(record=record, pins=pins, wifi=WorldControl(process.control, timeline, record.name),
