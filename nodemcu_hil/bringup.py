@@ -16,11 +16,9 @@ from nodemcu_hil.config import SOURCE_MARKER, Settings
 from nodemcu_hil.deploy import DeployResult, deploy, deploy_to, local_files
 from nodemcu_hil.device_config import DEFAULT_BROKER_PORT, DeviceContext, build_files
 from nodemcu_hil.errors import BoardNotFound, ConfigError, DeviceHung
-from nodemcu_hil.flashing import FlashOutcome, flash_image
-from nodemcu_hil.ports import open_port
+from nodemcu_hil.flashing import FlashOutcome, write_validated
 from nodemcu_hil.secrets import reveal
 from nodemcu_hil.images import ValidatedImage, validate_image
-from nodemcu_hil.inventory import BoardRecord
 from nodemcu_hil.recovery import RUNG_SOFT_RESET, OutOfService, climb
 from nodemcu_hil.power import reopen_port
 from nodemcu_hil.sources import BoardSource, SourcedBoard
@@ -89,26 +87,6 @@ def _write_image(board: Board, image: ValidatedImage, settings: Settings, *, for
     board.action("flash skipped: the board already holds this image" if outcome.skipped
                  else f"flashed in {outcome.seconds:.1f} s at {outcome.baud} baud")
     return outcome
-
-
-def write_validated(port, image: ValidatedImage, record: BoardRecord, *, baud: int, force: bool,
-                    log: Callable[[str], None], reset_after: bool = True) -> FlashOutcome:
-    """The one flash write of fixtures and `hil flash`: the board's MAC checked, skipped
-    when the flash already holds the image (unless `force`)."""
-    return flash_image(port, image, baud=baud, board=record.name, expect_mac=record.mac, force=force,
-                       log=log, reset_after=reset_after)
-
-
-def flash_record(record: BoardRecord, image_path: Path, *, baud: int, force: bool = False,
-                 log: Callable[[str], None] = lambda line: None,
-                 announce: Callable[[ValidatedImage], object] = lambda image: None):
-    """`hil flash` on a leased board without a session: validate the whole image, only then
-    open the port and write it as `flash_board` does. Returns (ValidatedImage, FlashOutcome)."""
-    image = validate_image(image_path, record.flash_size, board=record.name)
-    announce(image)
-    with open_port(record.port) as port:
-        outcome = write_validated(port, image, record, baud=baud, force=force, log=log)
-    return image, outcome
 
 
 def start_firmware(board: Board, settings: Settings) -> str:

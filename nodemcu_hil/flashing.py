@@ -18,13 +18,16 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from nodemcu_hil import chip
 from nodemcu_hil.errors import FlashFailed, ImageRejected, WrongBoard
 from nodemcu_hil.esptool_session import connect, quiet
 from nodemcu_hil.flash_check import ask_firmware
-from nodemcu_hil.images import ValidatedImage
+from nodemcu_hil.images import ValidatedImage, validate_image
+from nodemcu_hil.inventory import BoardRecord
+from nodemcu_hil.ports import open_port
 
 ROM_BAUD = chip.ROM_LOADER_BAUD
 APP_OFFSET = chip.APP_OFFSET
@@ -132,6 +135,27 @@ def _flash(serial_port, image: ValidatedImage, *, baud: int, where: dict, expect
         _reset_into_firmware(esp, log)
         raise
     return FlashOutcome(False, baud, time.monotonic() - started, mac)
+
+
+def write_validated(port, image: ValidatedImage, record: BoardRecord, *, baud: int, force: bool,
+                    log: Callable[[str], None], reset_after: bool = True) -> FlashOutcome:
+    """The one flash write of fixtures and `hil flash`: the board's MAC checked, skipped
+    when the flash already holds the image (unless `force`)."""
+    return flash_image(port, image, baud=baud, board=record.name, expect_mac=record.mac, force=force,
+                       log=log, reset_after=reset_after)
+
+
+def flash_record(record: BoardRecord, image_path: Path, *, baud: int, force: bool = False,
+                 log: Callable[[str], None] = lambda line: None,
+                 announce: Callable[[ValidatedImage], object] = lambda image: None):
+    """`hil flash` on a leased board without a session: validate the whole image, only then
+    open the port and write it as the fixtures' `bringup.flash_board` does. Returns
+    (ValidatedImage, FlashOutcome)."""
+    image = validate_image(image_path, record.flash_size, board=record.name)
+    announce(image)
+    with open_port(record.port) as port:
+        outcome = write_validated(port, image, record, baud=baud, force=force, log=log)
+    return image, outcome
 
 
 def is_link_failure(exc: Exception) -> bool:

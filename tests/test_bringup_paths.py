@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from nodemcu_hil import bringup, config, packages
+from nodemcu_hil import config, flashing, packages
 from nodemcu_hil import errors as hil_errors
 from nodemcu_hil.cli import main as hil_main
 from nodemcu_hil.secrets import redact
@@ -109,7 +109,7 @@ def test_hil_deploy_builds_byte_for_byte_what_the_fixtures_deploy(tmp_path, monk
 
 
 def test_hil_flash_takes_its_options_as_the_fixtures_settings(tmp_path, monkeypatch, capsys):
-    """`hil flash` writes through bringup with flash_baud and force_flash resolved as the
+    """`hil flash` writes through flashing.flash_record with flash_baud and force_flash resolved as the
     `flashed` fixture resolves them: --baud/--force are those settings on the command line."""
     calls = []
 
@@ -117,7 +117,7 @@ def test_hil_flash_takes_its_options_as_the_fixtures_settings(tmp_path, monkeypa
         calls.append(options)
         return None, SimpleNamespace(skipped=True, checked_by="the running firmware", mac="5c:cf:7f:00:00:01", fell_back=False, seconds=0.0, baud=0)
 
-    monkeypatch.setattr(bringup, "flash_record", flash_record)
+    monkeypatch.setattr(flashing, "flash_record", flash_record)
     monkeypatch.setenv("HIL_LEASE_DIR", str(tmp_path / "leases"))
     monkeypatch.setenv("HIL_FLASH_BAUD", "115200")
     monkeypatch.setenv("HIL_FORCE_FLASH", "true")

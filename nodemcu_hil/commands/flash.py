@@ -19,13 +19,13 @@ def configure(parser) -> None:
 
 def flash_file(record, image_path: Path, *, baud: int, force: bool = False,
                log: Callable[[str], None] = lambda line: None, announce: Callable = lambda image: None):
-    """What `hil flash` does on a leased board (`nodemcu_hil.bringup.flash_record`): validate
+    """What `hil flash` does on a leased board (`nodemcu_hil.flashing.flash_record`): validate
     the whole image, only then open the port and write it as the `flashed` fixture does.
 
     Shared with the image fault campaign, so what it proves is what the command does.
     Returns (ValidatedImage, FlashOutcome); raises ImageRejected before the port is opened.
     """
-    from nodemcu_hil.bringup import flash_record
+    from nodemcu_hil.flashing import flash_record
 
     return flash_record(record, image_path, baud=baud, force=force, log=log, announce=announce)
 
