@@ -81,9 +81,10 @@ def flash_board(board: Board, image_path: Path, settings: Settings) -> FlashOutc
 
 def _write_image(board: Board, image: ValidatedImage, settings: Settings, *, force: bool) -> FlashOutcome:
     board.action(f"flash {image.path.name} ({len(image.data)} B) at {settings.flash_baud} baud")
-    with board.console.borrow() as port:
+    with board.console.borrow() as port:  # identification left the board in the ROM loader
         outcome = write_validated(port, image, board.record, baud=settings.flash_baud, force=force,
-                                  log=lambda line: board.action(f"esptool: {line}"), reset_after=False)
+                                  log=lambda line: board.action(f"esptool: {line}"), reset_after=False,
+                                  ask_firmware=False)
     board.action("flash skipped: the board already holds this image" if outcome.skipped
                  else f"flashed in {outcome.seconds:.1f} s at {outcome.baud} baud")
     return outcome

@@ -24,7 +24,7 @@ from nodemcu_hil.errors import HilError
 FIRMWARE_BAUD = 115200  # MicroPython's UART REPL on the ESP8266
 PROBE_TIMEOUT_S = 1.0  # per step: a firmware that does not stop for CTRL-C is not waited for
 PROBE_ATTEMPTS = 2  # the second in case the first CTRL-C met a boot still printing
-FIRST_ANSWER_S = 0.3  # MicroPython answers CTRL-C at once; silence means nobody is there
+FIRST_ANSWER_S = 0.5  # MicroPython answers CTRL-C at once; silence means nobody is there
 WAKE = b"\r\x03\x03"
 HASHED_FROM = 4  # bytes 0-3 of the header hold esptool's flash mode/size patch
 READ_BLOCK = 4096  # one flash sector per esp.flash_read

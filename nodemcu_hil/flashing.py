@@ -24,7 +24,7 @@ from typing import Callable
 from nodemcu_hil import chip
 from nodemcu_hil.errors import FlashFailed, ImageRejected, WrongBoard
 from nodemcu_hil.esptool_session import connect, quiet
-from nodemcu_hil.flash_check import ask_firmware
+from nodemcu_hil.flash_check import ask_firmware as ask_running_firmware
 from nodemcu_hil.images import ValidatedImage, validate_image
 from nodemcu_hil.inventory import BoardRecord
 from nodemcu_hil.ports import open_port
@@ -64,16 +64,17 @@ class _LinkFailure(Exception):
 
 def flash_image(serial_port, image: ValidatedImage, *, baud: int, board: str | None = None,
                 expect_mac: str | None = None, force: bool = False, reset_after: bool = True,
-                log: Callable[[str], None] = lambda line: None) -> FlashOutcome:
+                ask_firmware: bool = True, log: Callable[[str], None] = lambda line: None) -> FlashOutcome:
     """Flash `image` at offset 0 unless it is already there.
 
     With `reset_after` esptool hard-resets into the firmware; without, the caller resets
-    (the console does, to capture the ROM boot message at its own baud rate).
+    (the console does, to capture the ROM boot message at its own baud rate). Without
+    `ask_firmware` only the ROM loader checks (a caller that has just left the board in it).
     """
     where = {"board": board, "port": getattr(serial_port, "port", None)}
     started = time.monotonic()
-    if not force:
-        answer = ask_firmware(serial_port, image.padded, url=str(where["port"]), board=board,
+    if ask_firmware and not force:
+        answer = ask_running_firmware(serial_port, image.padded, url=str(where["port"]), board=board,
                               expect_mac=expect_mac, restart=reset_after, log=log)
         if answer.holds:
             log("flash already holds this image: erase and write skipped")
@@ -138,11 +139,12 @@ def _flash(serial_port, image: ValidatedImage, *, baud: int, where: dict, expect
 
 
 def write_validated(port, image: ValidatedImage, record: BoardRecord, *, baud: int, force: bool,
-                    log: Callable[[str], None], reset_after: bool = True) -> FlashOutcome:
+                    log: Callable[[str], None], reset_after: bool = True,
+                    ask_firmware: bool = True) -> FlashOutcome:
     """The one flash write of fixtures and `hil flash`: the board's MAC checked, skipped
     when the flash already holds the image (unless `force`)."""
     return flash_image(port, image, baud=baud, board=record.name, expect_mac=record.mac, force=force,
-                       log=log, reset_after=reset_after)
+                       log=log, reset_after=reset_after, ask_firmware=ask_firmware)
 
 
 def flash_record(record: BoardRecord, image_path: Path, *, baud: int, force: bool = False,
