@@ -19,14 +19,15 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable
 
+from nodemcu_hil import chip
 from nodemcu_hil.errors import HilError
 
-FIRMWARE_BAUD = 115200  # MicroPython's UART REPL on the ESP8266
+FIRMWARE_BAUD = chip.FIRMWARE_BAUD
 PROBE_TIMEOUT_S = 1.0  # per step: a firmware that does not stop for CTRL-C is not waited for
 PROBE_ATTEMPTS = 2  # the second in case the first CTRL-C met a boot still printing
 FIRST_ANSWER_S = 0.5  # MicroPython answers CTRL-C at once; silence means nobody is there
 WAKE = b"\r\x03\x03"
-HASHED_FROM = 4  # bytes 0-3 of the header hold esptool's flash mode/size patch
+HASHED_FROM = chip.MICROPYTHON_MD5_SKIP  # bytes 0-3 of the header hold esptool's flash size patch
 READ_BLOCK = 4096  # one flash sector per esp.flash_read
 HASH_SECONDS_PER_MB = 4.0  # allowance for the board's reading and hashing
 

@@ -31,12 +31,12 @@ from nodemcu_hil.ports import open_port
 
 ROM_BAUD = chip.ROM_LOADER_BAUD
 APP_OFFSET = chip.APP_OFFSET
-PATCHED_HEADER_BYTES = 4
+PATCHED_HEADER_BYTES = chip.MICROPYTHON_MD5_SKIP
 KIB = 1024
-# esptool messages that mean no intact answer came back, or the data was garbled on the way:
-# the line, not the chip, failed, so a slower rate may succeed.
 CHECKED_BY_FIRMWARE = "the running firmware"
 CHECKED_BY_LOADER = "the ROM loader's stub"
+# esptool messages that mean no intact answer came back, or the data was garbled on the way:
+# the line, not the chip, failed, so a slower rate may succeed.
 LINK_FAILURE_MARKERS = ("No serial data received", "Timed out", "Invalid head of packet",
                         "Packet content transfer stopped", "Invalid SLIP escape", "Response doesn't match",
                         "Checksum error", "Bad data checksum", "Inflate error", "Deflate Adler32 error",
@@ -75,7 +75,7 @@ def flash_image(serial_port, image: ValidatedImage, *, baud: int, board: str | N
     started = time.monotonic()
     if ask_firmware and not force:
         answer = ask_running_firmware(serial_port, image.padded, url=str(where["port"]), board=board,
-                              expect_mac=expect_mac, restart=reset_after, log=log)
+                                      expect_mac=expect_mac, restart=reset_after, log=log)
         if answer.holds:
             log("flash already holds this image: erase and write skipped")
             return FlashOutcome(True, baud, time.monotonic() - started, answer.mac,

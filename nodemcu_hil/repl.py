@@ -190,21 +190,6 @@ class Repl:
         self.kit_installed(missing)
         return out
 
-    def hashes(self, paths: list[str]) -> dict[str, str | None]:
-        """sha256 hex of each file on the board (None if absent); drops leftover .part/.zpart files."""
-        if not paths:
-            return {}
-        code = ("def h(p):\n"
-                " for t in ('.part','.zpart'):\n"
-                "  try: os.remove(p+t)\n  except OSError: pass\n"
-                " return _h(p)\n"
-                f"for p in {paths!r}:\n print(h(p))\n")
-        lines = self.run_with_kit(("hash",), code, timeout=EXEC_TIMEOUT_S + len(paths)).decode().split()
-        if len(lines) != len(paths):
-            raise ReplUnavailable(f"hash listing came back garbled ({len(lines)} lines for {len(paths)} files)",
-                                  **self._where())
-        return {p: (None if h == "-" else h) for p, h in zip(paths, lines)}
-
     def mkdirs(self, directory: str) -> None:
         if directory in ("", "/"):
             return

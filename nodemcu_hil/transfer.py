@@ -33,15 +33,6 @@ class TransferCorrupted(HilError):
     """The file the board wrote does not hash to what was sent; the old file is kept."""
 
 
-def probe_inflate(repl, module: str | None = INFLATE_MODULE) -> bool:
-    """Whether the board can import `module` (its DeflateIO inflates our zlib streams)."""
-    if not module:
-        return False
-    out = repl.exec(f"try:\n import {module}\n print({module}.DeflateIO and {module}.ZLIB and 1)\n"
-                    "except (ImportError, AttributeError):\n print(0)\n")
-    return out.decode().strip() == "1"
-
-
 def prepare(repl) -> bool:
     """Install the write kit (`board_kit`) in this raw-REPL session, probing the inflater in
     the same exec (one round trip); whether files may travel deflated."""

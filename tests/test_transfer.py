@@ -58,11 +58,12 @@ def test_a_board_without_the_inflater_gets_plain_files(board, tiny_lib, encoding
 
 
 def test_the_probe_answers_per_module(board):
+    """The write kit's probe, once per raw-REPL session, for the inflater the Repl names."""
     with board.repl() as repl:
-        repl.enter(soft_reset=False)
-        assert transfer.probe_inflate(repl, "deflate") is True
-        assert transfer.probe_inflate(repl, "no_such_inflater") is False
-        assert transfer.probe_inflate(repl, None) is False
+        for module, can_inflate in (("deflate", True), ("no_such_inflater", False), (None, False)):
+            repl.inflate_module = module
+            repl.enter(soft_reset=False)
+            assert transfer.prepare(repl) is can_inflate
 
 
 def flip_one_byte(chunk: bytes) -> bytes:
